@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The one command that runs the whole test suite: unit and integration tests (real binaries, real ZooKeeper
+# and Docker on loopback), then the end-to-end walkthrough on the compose cluster.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh --no-e2e   # skip the compose walkthrough
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+log "building release binaries"
+cargo build --release --locked --workspace --bins
+log "unit and integration tests"
+cargo test --release --locked --workspace
+if [ "${1:-}" != "--no-e2e" ]; then
+    log "end-to-end walkthrough on the compose cluster"
+    bash tests/e2e/walkthrough.sh
+fi

@@ -1,0 +1,129 @@
+//! Marathon's record of one task (1.4 keeps one task per instance) and its JSON forms.
+
+use crate::app::{PathId, Timestamp};
+use common::mesos::{TaskState, TaskStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// A task Marathon launched (or adopted), as persisted in ZooKeeper.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Instance {
+    /// Mesos task id, `<safe app id>.<uuid>`.
+    pub task_id: String,
+    /// App the task belongs to.
+    #[serde(with = "super::text::path_id")]
+    pub app_id: PathId,
+    /// App version (config version) the task was launched with.
+    #[serde(with = "super::text::timestamp")]
+    pub version: Timestamp,
+    /// Agent it runs on.
+    pub agent_id: String,
+    /// Agent hostname.
+    pub host: String,
+    /// Host ports, in port-definition order.
+    pub ports: Vec<u32>,
+    /// Service ports of the app version.
+    pub service_ports: Vec<u32>,
+    /// Latest Mesos state (`None` until the first update: staged).
+    pub state: Option<TaskState>,
+    /// When the launch was sent.
+    #[serde(with = "super::text::timestamp")]
+    pub staged_at: Timestamp,
+    /// When it became running.
+    #[serde(with = "super::text::opt_timestamp")]
+    pub started_at: Option<Timestamp>,
+    /// Container IP addresses reported by Mesos.
+    pub ip_addresses: Vec<String>,
+    /// Mesos health-check verdict, if any.
+    pub healthy: Option<bool>,
+    /// A kill has been sent.
+    pub killing: bool,
+}
+
+impl Instance {
+    /// Still counts towards the app's instances: not terminal and not unreachable. An unreachable task is
+    /// replaced at once (the 1.4.9+ default `unreachableStrategy.inactiveAfterSeconds` is 0); if it comes back
+    /// it is killed as surplus.
+    pub fn is_active(&self) -> bool {
+        !self.state.is_some_and(|s| s.is_terminal() || s == TaskState::TASK_UNREACHABLE)
+    }
+
+    /// Running per Mesos.
+    pub fn is_running(&self) -> bool {
+        self.state == Some(TaskState::TASK_RUNNING)
+    }
+
+    /// Staged: no Mesos status yet, or TASK_STAGING/STARTING.
+    pub fn is_staged(&self) -> bool {
+        matches!(self.state, None | Some(TaskState::TASK_STAGING) | Some(TaskState::TASK_STARTING))
+    }
+
+    /// Applies a Mesos status update.
+    pub fn apply(&mut self, status: &TaskStatus, now: Timestamp) {
+        self.state = Some(status.state);
+        if status.state == TaskState::TASK_RUNNING && self.started_at.is_none() {
+            self.started_at = Some(now);
+        }
+        if status.healthy.is_some() {
+            self.healthy = status.healthy;
+        }
+        let ips: Vec<String> = status
+            .container_status
+            .iter()
+            .flat_map(|c| c.network_infos.iter())
+            .flat_map(|n| n.ip_addresses.iter())
+            .filter_map(|ip| ip.ip_address.clone())
+            .collect();
+        if !ips.is_empty() {
+            self.ip_addresses = ips;
+        }
+    }
+
+    /// The Task JSON of `/v2/tasks` and app `tasks` (Marathon 1.4 shape).
+    pub fn task_json(&self, with_service_ports: bool) -> Value {
+        let mut out = json!({
+            "id": self.task_id,
+            "appId": self.app_id.to_string(),
+            "host": self.host,
+            "slaveId": self.agent_id,
+            "state": format!("{:?}", self.state.unwrap_or(TaskState::TASK_STAGING)),
+            "stagedAt": self.staged_at.to_string(),
+            "startedAt": self.started_at.map(|t| t.to_string()),
+            "version": self.version.to_string(),
+            "ports": self.ports,
+        });
+        let o = out.as_object_mut().expect("object");
+        if !self.ip_addresses.is_empty() {
+            o.insert(
+                "ipAddresses".into(),
+                json!(self.ip_addresses.iter().map(|ip| json!({"ipAddress": ip, "protocol": if ip.contains(':') { "IPv6" } else { "IPv4" }})).collect::<Vec<_>>()),
+            );
+        }
+        if with_service_ports && !self.service_ports.is_empty() {
+            o.insert("servicePorts".into(), json!(self.service_ports));
+        }
+        if let Some(healthy) = self.healthy {
+            o.insert(
+                "healthCheckResults".into(),
+                json!([{
+                    "alive": healthy,
+                    "consecutiveFailures": if healthy { 0 } else { 1 },
+                    "firstSuccess": null,
+                    "lastSuccess": null,
+                    "lastFailure": null,
+                    "lastFailureCause": null,
+                    "instanceId": self.instance_id(),
+                }]),
+            );
+        }
+        out
+    }
+
+    /// The 1.4 instance id `<safe app id>.marathon-<uuid>`.
+    pub fn instance_id(&self) -> String {
+        match self.task_id.rsplit_once('.') {
+            Some((safe, uuid)) => format!("{safe}.marathon-{uuid}"),
+            None => self.task_id.clone(),
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! Marathon's state and its transitions: apps (with versions), tasks, deployments, launch delays.
+//!
+//! [`Core`] is plain data changed by plain methods: API calls (create, update, delete, restart, kill), Mesos
+//! status updates and deployment progress. Each change records the [`Write`]s that must reach ZooKeeper and
+//! the events for `/v2/events`; the caller persists the writes before answering, so nothing acknowledged is
+//! lost. What to launch and kill comes from the pure [`converge`] module; deployment plans from
+//! [`deployment`].
+
+pub mod converge;
+pub mod deployment;
+pub mod instance;
+pub mod text;
+
+use crate::app::{app_json, with_app_info, ApiError, AppDefinition, AppInfoExtras, PathId, TaskCounts, Timestamp};
+use common::mesos::{TaskState, TaskStatus};
+use deployment::{ActionKind, Deployment};
+use instance::Instance;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// A change to persist.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Store an app (latest, plus this version).
+    App(Box<AppDefinition>),
+    /// Remove an app and its versions.
+    DeleteApp(PathId),
+    /// Store a task record.
+    Instance(Box<Instance>),
+    /// Remove a task record.
+    DeleteInstance(String),
+    /// Store a deployment.
+    Deployment(Box<Deployment>),
+    /// Remove a deployment.
+    DeleteDeployment(String),
+    /// Store an app's last task failure.
+    TaskFailure(PathId, Value),
+}
+
+/// A launch delay after failures (backoff).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Delay {
+    /// Current delay in seconds.
+    pub seconds: f64,
+    /// No launches before this time (ms since the epoch).
+    pub until_ms: i64,
+}
+
+/// Result of a mutation that starts a deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentResult {
+    /// The deployment id.
+    pub deployment_id: String,
+    /// The version of the change.
+    pub version: Timestamp,
+}
+
+impl DeploymentResult {
+    /// `{"version": ..., "deploymentId": ...}`.
+    pub fn json(&self) -> Value {
+        json!({"version": self.version.to_string(), "deploymentId": self.deployment_id})
+    }
+}
+
+/// Marathon's state.
+#[derive(Debug, Default)]
+pub struct Core {
+    /// Apps by id (latest version).
+    pub apps: BTreeMap<PathId, AppDefinition>,
+    /// Older versions' timestamps per app (newest last), including the current one.
+    pub versions: BTreeMap<PathId, Vec<Timestamp>>,
+    /// Tasks by task id.
+    pub instances: BTreeMap<String, Instance>,
+    /// Deployments by id.
+    pub deployments: BTreeMap<String, Deployment>,
+    /// Launch delays per app.
+    pub delays: HashMap<PathId, Delay>,
+    /// Last task failure per app (JSON as served).
+    pub last_failures: HashMap<PathId, Value>,
+    /// Writes not yet persisted.
+    pub writes: Vec<Write>,
+    /// Events not yet published.
+    pub events: Vec<Value>,
+    /// Kills to send to Mesos: (task id, agent id).
+    pub kills: Vec<(String, String)>,
+    /// Service-port range `[min, max)`.
+    pub service_port_range: (u32, u32),
+}
+
+/// Current time as a Timestamp.
+pub fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+impl Core {
+    /// An empty state with the service-port range.
+    pub fn new(service_port_range: (u32, u32)) -> Core {
+        Core { service_port_range, ..Core::default() }
+    }
+
+    // ----- queries ------------------------------------------------------------------------------------------
+
+    /// The app's tasks.
+    pub fn tasks_of(&self, app: &PathId) -> Vec<&Instance> {
+        self.instances.values().filter(|i| i.app_id == *app).collect()
+    }
+
+    /// Deployments touching an app.
+    pub fn deployments_of(&self, app: &PathId) -> Vec<&Deployment> {
+        self.deployments.values().filter(|d| d.affects(app)).collect()
+    }
+
+    /// Whether an app is currently backed off.
+    pub fn is_delayed(&self, app: &PathId, now_ms: i64) -> bool {
+        self.delays.get(app).is_some_and(|d| d.until_ms > now_ms)
+    }
+
+    /// Service ports in use by any app.
+    fn used_service_ports(&self, except: &PathId) -> BTreeSet<u32> {
+        self.apps
+            .values()
+            .filter(|a| a.id != *except)
+            .flat_map(|a| a.service_ports())
+            .filter(|p| *p > 0)
+            .map(|p| p as u32)
+            .collect()
+    }
+
+    // ----- mutations from the API ---------------------------------------------------------------------------
+
+    fn check_not_locked(&self, apps: &[&PathId], force: bool) -> Result<Vec<String>, ApiError> {
+        let locking: Vec<String> =
+            self.deployments.values().filter(|d| apps.iter().any(|a| d.affects(a))).map(|d| d.id.clone()).collect();
+        if locking.is_empty() || force {
+            return Ok(locking);
+        }
+        let first = locking[0].clone();
+        Err(ApiError::with_body(
+            409,
+            json!({
+                "message": format!("App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/{first}'."),
+                "deployments": locking.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(),
+            }),
+        ))
+    }
+
+    /// Cancels deployments (without rollback) so a forced change can take over.
+    fn cancel_deployments(&mut self, ids: &[String]) {
+        for id in ids {
+            if let Some(d) = self.deployments.remove(id) {
+                self.writes.push(Write::DeleteDeployment(d.id.clone()));
+                self.events.push(event("deployment_failed", json!({"id": d.id, "plan": d.plan_json()})));
+            }
+        }
+    }
+
+    fn start_deployment(&mut self, version: Timestamp, changes: &[(Option<&AppDefinition>, Option<&AppDefinition>)], restart: bool) -> DeploymentResult {
+        let deployment = Deployment::new(version, changes, restart);
+        let result = DeploymentResult { deployment_id: deployment.id.clone(), version };
+        self.events.push(event("group_change_success", json!({"groupId": "/", "version": version.to_string()})));
+        self.events.push(event(
+            "deployment_info",
+            json!({"plan": deployment.plan_json(), "currentStep": {"actions": deployment.json()["currentActions"].clone()}}),
+        ));
+        self.writes.push(Write::Deployment(Box::new(deployment.clone())));
+        self.deployments.insert(deployment.id.clone(), deployment);
+        result
+    }
+
+    fn store_app(&mut self, app: AppDefinition) {
+        self.versions.entry(app.id.clone()).or_default().push(app.version);
+        self.writes.push(Write::App(Box::new(app.clone())));
+        self.apps.insert(app.id.clone(), app);
+    }
+
+    /// POST /v2/apps: creates an app (validated by the caller) and its deployment.
+    pub fn create_app(&mut self, mut app: AppDefinition, force: bool) -> Result<(AppDefinition, DeploymentResult), ApiError> {
+        if self.apps.contains_key(&app.id) {
+            return Err(ApiError::message(409, format!("An app with id [{}] already exists.", app.id)));
+        }
+        let locking = self.check_not_locked(&[&app.id], force)?;
+        self.cancel_deployments(&locking);
+        let echo = app.clone();
+        let version = now();
+        crate::app::assign_version(&mut app, None, version, false);
+        let used = self.used_service_ports(&app.id);
+        crate::app::assign_service_ports(&mut app, &used, None, self.service_port_range)?;
+        self.store_app(app.clone());
+        self.delays.remove(&app.id);
+        let result = self.start_deployment(version, &[(None, Some(&app))], false);
+        let mut echo = echo;
+        echo.version = version;
+        Ok((echo, result))
+    }
+
+    /// PUT/PATCH /v2/apps/{id}: replaces an app with `updated` (already merged and validated), or creates it.
+    /// Returns whether it was created.
+    pub fn update_app(&mut self, mut updated: AppDefinition, force: bool) -> Result<(bool, DeploymentResult), ApiError> {
+        let locking = self.check_not_locked(&[&updated.id], force)?;
+        self.cancel_deployments(&locking);
+        let version = now();
+        let previous = self.apps.get(&updated.id).cloned();
+        let config_changed = previous.as_ref().is_none_or(|p| crate::app::is_config_change(p, &updated));
+        crate::app::assign_version(&mut updated, previous.as_ref(), version, false);
+        let used = self.used_service_ports(&updated.id);
+        crate::app::assign_service_ports(&mut updated, &used, previous.as_ref(), self.service_port_range)?;
+        if config_changed {
+            self.delays.remove(&updated.id);
+        }
+        self.store_app(updated.clone());
+        let result = self.start_deployment(version, &[(previous.as_ref(), Some(&updated))], false);
+        Ok((previous.is_none(), result))
+    }
+
+    /// POST /v2/apps/{id}/restart: a new config version with the same definition, so every task is replaced.
+    pub fn restart_app(&mut self, id: &PathId, force: bool) -> Result<DeploymentResult, ApiError> {
+        let previous = self.apps.get(id).cloned().ok_or_else(|| app_not_found(id))?;
+        let locking = self.check_not_locked(&[id], force)?;
+        self.cancel_deployments(&locking);
+        let version = now();
+        let mut restarted = previous.clone();
+        crate::app::assign_version(&mut restarted, Some(&previous), version, true);
+        self.store_app(restarted.clone());
+        Ok(self.start_deployment(version, &[(Some(&previous), Some(&restarted))], true))
+    }
+
+    /// DELETE /v2/apps/{id}: removes the app; its tasks are killed by convergence.
+    pub fn delete_app(&mut self, id: &PathId, force: bool) -> Result<DeploymentResult, ApiError> {
+        let previous = self.apps.get(id).cloned().ok_or_else(|| app_not_found(id))?;
+        let locking = self.check_not_locked(&[id], force)?;
+        self.cancel_deployments(&locking);
+        self.apps.remove(id);
+        self.versions.remove(id);
+        self.delays.remove(id);
+        self.writes.push(Write::DeleteApp(id.clone()));
+        self.events.push(event("app_terminated_event", json!({"appId": id.to_string()})));
+        Ok(self.start_deployment(now(), &[(Some(&previous), None)], false))
+    }
+
+    /// Kills tasks. With `scale`, the app's instance count drops by the number killed (a new version and a
+    /// deployment); with `wipe`, the records are forgotten at once. Returns the killed tasks' JSON and the
+    /// deployment, if any.
+    pub fn kill_tasks(&mut self, task_ids: &[String], scale: bool, wipe: bool, force: bool) -> Result<(Vec<Value>, Option<DeploymentResult>), ApiError> {
+        if scale && wipe {
+            return Err(ApiError::message(400, "You cannot use scale and wipe at the same time."));
+        }
+        let mut killed = Vec::new();
+        let mut per_app: BTreeMap<PathId, i32> = BTreeMap::new();
+        for id in task_ids {
+            let Some(task) = self.instances.get_mut(id) else { continue };
+            killed.push(task.task_json(false));
+            *per_app.entry(task.app_id.clone()).or_default() += 1;
+            if wipe {
+                let task = self.instances.remove(id).expect("present");
+                self.writes.push(Write::DeleteInstance(task.task_id.clone()));
+                self.kills.push((task.task_id, task.agent_id));
+            } else {
+                task.killing = true;
+                self.kills.push((task.task_id.clone(), task.agent_id.clone()));
+                self.writes.push(Write::Instance(Box::new(task.clone())));
+            }
+        }
+        if !scale || per_app.is_empty() {
+            return Ok((killed, None));
+        }
+        let apps: Vec<&PathId> = per_app.keys().collect();
+        let locking = self.check_not_locked(&apps, force)?;
+        self.cancel_deployments(&locking);
+        let version = now();
+        let mut changes = Vec::new();
+        for (app_id, count) in &per_app {
+            let Some(previous) = self.apps.get(app_id).cloned() else { continue };
+            let mut scaled = previous.clone();
+            scaled.instances = (scaled.instances - count).max(0);
+            crate::app::assign_version(&mut scaled, Some(&previous), version, false);
+            self.store_app(scaled.clone());
+            changes.push((previous, scaled));
+        }
+        let pairs: Vec<(Option<&AppDefinition>, Option<&AppDefinition>)> = changes.iter().map(|(a, b)| (Some(a), Some(b))).collect();
+        let result = self.start_deployment(version, &pairs, false);
+        Ok((killed, Some(result)))
+    }
+
+    /// DELETE /v2/deployments/{id}: rolls back (a new deployment to the original apps), or with `force`
+    /// just forgets the deployment.
+    pub fn cancel_deployment(&mut self, id: &str, force: bool) -> Result<Option<DeploymentResult>, ApiError> {
+        let deployment = self.deployments.get(id).cloned().ok_or_else(|| ApiError::message(404, format!("DeploymentPlan {id} does not exist")))?;
+        self.cancel_deployments(&[deployment.id.clone()]);
+        if force {
+            return Ok(None);
+        }
+        let version = now();
+        let originals: Vec<AppDefinition> = deployment
+            .original
+            .iter()
+            .filter_map(|v| crate::app::app_from_json(v, &PathId::root()).ok())
+            .collect();
+        let mut changes: Vec<(Option<AppDefinition>, Option<AppDefinition>)> = Vec::new();
+        for app_id in deployment.affected_apps() {
+            let current = self.apps.get(&app_id).cloned();
+            let original = originals.iter().find(|a| a.id == app_id).cloned();
+            match original {
+                Some(mut original) => {
+                    original.version = version;
+                    self.store_app(original.clone());
+                    changes.push((current, Some(original)));
+                }
+                None => {
+                    if current.is_some() {
+                        self.apps.remove(&app_id);
+                        self.versions.remove(&app_id);
+                        self.writes.push(Write::DeleteApp(app_id.clone()));
+                    }
+                    changes.push((current, None));
+                }
+            }
+        }
+        let pairs: Vec<(Option<&AppDefinition>, Option<&AppDefinition>)> = changes.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();
+        Ok(Some(self.start_deployment(version, &pairs, false)))
+    }
+
+    /// DELETE /v2/queue/{id}/delay.
+    pub fn reset_delay(&mut self, id: &PathId) -> Result<(), ApiError> {
+        if !self.apps.contains_key(id) || self.delays.remove(id).is_none() && self.queue_count(id) == 0 {
+            return Err(ApiError::message(404, format!("Application {id} not found in tasks queue.")));
+        }
+        Ok(())
+    }
+
+    /// Instances an app is still waiting for (launch queue).
+    pub fn queue_count(&self, id: &PathId) -> usize {
+        let Some(app) = self.apps.get(id) else { return 0 };
+        let active = self.tasks_of(id).into_iter().filter(|t| t.is_active() && !t.killing && t.version == app.last_config_change_at()).count();
+        (app.instances.max(0) as usize).saturating_sub(active)
+    }
+
+    // ----- Mesos ---------------------------------------------------------------------------------------------
+
+    /// A task status from Mesos. Unknown tasks that are alive are killed (they are not ours any more).
+    pub fn on_status(&mut self, status: &TaskStatus, now_ms: i64) {
+        let task_id = status.task_id.value.clone();
+        let Some(task) = self.instances.get_mut(&task_id) else {
+            if !status.state.is_terminal() && status.state != TaskState::TASK_UNREACHABLE {
+                if let Some(agent) = &status.agent_id {
+                    self.kills.push((task_id, agent.value.clone()));
+                }
+            }
+            return;
+        };
+        let ts = now();
+        let was_unreachable = task.state == Some(TaskState::TASK_UNREACHABLE);
+        task.apply(status, ts);
+        let app_id = task.app_id.clone();
+        let snapshot = task.clone();
+        self.events.push(event(
+            "status_update_event",
+            json!({
+                "slaveId": snapshot.agent_id, "taskId": snapshot.task_id, "taskStatus": format!("{:?}", status.state),
+                "message": status.message.clone().unwrap_or_default(), "appId": app_id.to_string(), "host": snapshot.host,
+                "ipAddresses": snapshot.ip_addresses.iter().map(|ip| json!({"ipAddress": ip, "protocol": "IPv4"})).collect::<Vec<_>>(),
+                "ports": snapshot.ports, "version": snapshot.version.to_string(),
+            }),
+        ));
+        self.events.push(event(
+            "instance_changed_event",
+            json!({
+                "instanceId": snapshot.instance_id(), "condition": condition(status.state), "runSpecId": app_id.to_string(),
+                "agentId": snapshot.agent_id, "host": snapshot.host, "runSpecVersion": snapshot.version.to_string(),
+            }),
+        ));
+        let failed = matches!(
+            status.state,
+            TaskState::TASK_FAILED | TaskState::TASK_FINISHED | TaskState::TASK_ERROR | TaskState::TASK_DROPPED | TaskState::TASK_GONE
+        );
+        if failed && !snapshot.killing {
+            self.back_off(&app_id, now_ms);
+            let failure = json!({
+                "appId": app_id.to_string(), "host": snapshot.host, "message": status.message.clone().unwrap_or_default(),
+                "state": format!("{:?}", status.state), "taskId": snapshot.task_id, "timestamp": ts.to_string(),
+                "version": snapshot.version.to_string(), "slaveId": snapshot.agent_id,
+            });
+            self.writes.push(Write::TaskFailure(app_id.clone(), failure.clone()));
+            self.last_failures.insert(app_id.clone(), failure);
+        }
+        if was_unreachable && !status.state.is_terminal() {
+            // A task back from an unreachable agent has been replaced already: it is surplus.
+            let replaced = self.apps.get(&app_id).is_some_and(|app| {
+                let others = self.tasks_of(&app_id).iter().filter(|t| t.task_id != task_id && t.is_active() && !t.killing).count();
+                others >= app.instances.max(0) as usize
+            });
+            if replaced {
+                if let Some(task) = self.instances.get_mut(&task_id) {
+                    task.killing = true;
+                    self.kills.push((task_id.clone(), task.agent_id.clone()));
+                }
+            }
+        }
+        if status.state == TaskState::TASK_RUNNING {
+            // A task that comes up clears an expired delay: the backoff starts over.
+            if self.delays.get(&app_id).is_some_and(|d| d.until_ms <= now_ms) {
+                self.delays.remove(&app_id);
+            }
+        }
+        if status.state.is_terminal() || status.state == TaskState::TASK_UNREACHABLE && !self.apps.contains_key(&app_id) {
+            self.instances.remove(&task_id);
+            self.writes.push(Write::DeleteInstance(task_id));
+        } else if let Some(task) = self.instances.get(&task_id) {
+            self.writes.push(Write::Instance(Box::new(task.clone())));
+        }
+    }
+
+    fn back_off(&mut self, app_id: &PathId, now_ms: i64) {
+        let Some(app) = self.apps.get(app_id) else { return };
+        let seconds = match self.delays.get(app_id) {
+            Some(d) => (d.seconds * app.backoff_factor).min(app.max_launch_delay_seconds as f64),
+            None => (app.backoff_seconds as f64).min(app.max_launch_delay_seconds as f64),
+        };
+        self.delays.insert(app_id.clone(), Delay { seconds, until_ms: now_ms + (seconds * 1000.0) as i64 });
+    }
+
+    /// Records a launched task.
+    pub fn add_instance(&mut self, instance: Instance) {
+        self.writes.push(Write::Instance(Box::new(instance.clone())));
+        self.instances.insert(instance.task_id.clone(), instance);
+    }
+
+    /// Advances deployments whose current step is done; returns true if any finished.
+    pub fn advance_deployments(&mut self) {
+        let ids: Vec<String> = self.deployments.keys().cloned().collect();
+        for id in ids {
+            loop {
+                let Some(d) = self.deployments.get(&id) else { break };
+                let Some(step) = d.steps.get(d.current_step) else { break };
+                if !step.iter().all(|action| self.action_done(action)) {
+                    break;
+                }
+                let d = self.deployments.get_mut(&id).expect("present");
+                let finished_step = d.steps[d.current_step].clone();
+                d.current_step += 1;
+                let plan = d.plan_json();
+                let step_json = json!({"actions": finished_step.iter().map(|a| json!({"action": format!("{:?}", a.kind), "app": a.app.to_string()})).collect::<Vec<_>>()});
+                self.events.push(event("deployment_step_success", json!({"plan": plan, "currentStep": step_json})));
+                if d.current_step >= d.steps.len() {
+                    let d = self.deployments.remove(&id).expect("present");
+                    self.writes.push(Write::DeleteDeployment(d.id.clone()));
+                    self.events.push(event("deployment_success", json!({"id": d.id, "plan": d.plan_json()})));
+                    break;
+                }
+                let d = d.clone();
+                self.writes.push(Write::Deployment(Box::new(d)));
+            }
+        }
+    }
+
+    fn action_done(&self, action: &deployment::Action) -> bool {
+        match action.kind {
+            ActionKind::StartApplication => true,
+            ActionKind::StopApplication => self.tasks_of(&action.app).iter().all(|t| !t.is_active()),
+            ActionKind::ScaleApplication | ActionKind::RestartApplication => match self.apps.get(&action.app) {
+                Some(app) => converge::progress(app, &self.tasks_of(&action.app)).is_done(app.instances.max(0) as usize),
+                None => true,
+            },
+        }
+    }
+}
+
+/// `App '/x' does not exist`.
+pub fn app_not_found(id: &PathId) -> ApiError {
+    ApiError::message(404, format!("App '{id}' does not exist"))
+}
+
+/// An event object with `eventType` and `timestamp`.
+pub fn event(kind: &str, mut fields: Value) -> Value {
+    if let Some(o) = fields.as_object_mut() {
+        o.insert("eventType".into(), json!(kind));
+        o.insert("timestamp".into(), json!(now().to_string()));
+    }
+    fields
+}
+
+/// Marathon 1.4's instance condition name for a Mesos state.
+pub fn condition(state: TaskState) -> &'static str {
+    match state {
+        TaskState::TASK_STAGING => "Staging",
+        TaskState::TASK_STARTING => "Starting",
+        TaskState::TASK_RUNNING => "Running",
+        TaskState::TASK_KILLING => "Killing",
+        TaskState::TASK_FINISHED => "Finished",
+        TaskState::TASK_FAILED => "Failed",
+        TaskState::TASK_KILLED => "Killed",
+        TaskState::TASK_ERROR => "Error",
+        TaskState::TASK_LOST => "Gone",
+        TaskState::TASK_DROPPED => "Dropped",
+        TaskState::TASK_UNREACHABLE => "Unreachable",
+        TaskState::TASK_GONE | TaskState::TASK_GONE_BY_OPERATOR => "Gone",
+        TaskState::TASK_UNKNOWN => "Unknown",
+    }
+}
+
+/// The app JSON served by GET endpoints: definition plus counts and deployments, and tasks and the last
+/// failure when asked for.
+pub fn app_info(core: &Core, app: &AppDefinition, with_tasks: bool, with_failure: bool) -> Value {
+    let tasks = core.tasks_of(&app.id);
+    let count = |f: &dyn Fn(&&Instance) -> bool| tasks.iter().filter(|t| f(t)).count() as u32;
+    let extras = AppInfoExtras {
+        counts: Some(TaskCounts {
+            staged: count(&|t| t.is_active() && t.is_staged()),
+            running: count(&|t| t.is_running()),
+            healthy: count(&|t| t.is_running() && t.healthy == Some(true)),
+            unhealthy: count(&|t| t.healthy == Some(false)),
+        }),
+        deployment_ids: Some(core.deployments_of(&app.id).iter().map(|d| d.id.clone()).collect()),
+        tasks: with_tasks.then(|| tasks.iter().filter(|t| t.is_active()).map(|t| t.task_json(false)).collect()),
+        last_task_failure: if with_failure { core.last_failures.get(&app.id).cloned() } else { None },
+        ..AppInfoExtras::default()
+    };
+    with_app_info(app_json(app, false), &extras)
+}

@@ -1,0 +1,404 @@
+//! The leading Marathon's control loop: turns Mesos events into [`Core`] changes, fills offers with the
+//! launches [`converge`](crate::core::converge) asks for (matched by [`crate::scheduling`]), sends kills,
+//! acknowledges updates, reconciles, suppresses offers when nothing is needed and revives when something is,
+//! and persists every change (in order) before it is acknowledged to anyone.
+
+use crate::app::{AppDefinition, PathId};
+use crate::core::instance::Instance;
+use crate::core::{converge, Core, Write};
+use crate::driver::{Driver, DriverEvent};
+use crate::flags::Config;
+use crate::scheduling::{self, LaunchRequest, MatchConfig, PlacementIndex};
+use crate::store::{Category, Store};
+use common::mesos::scheduler::{Acknowledge, Call, CallType, Decline, Kill, Reconcile, ReconcileTask, Roles};
+use common::mesos::{Filters, Id, Offer, Operation};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+
+/// Ordered persistence: writes are applied one batch at a time, in submission order.
+#[derive(Clone)]
+pub struct Persister {
+    tx: mpsc::UnboundedSender<(Vec<Write>, oneshot::Sender<Result<(), String>>)>,
+}
+
+impl Persister {
+    /// Starts the writer task.
+    pub fn start(store: Arc<Store>, max_versions: usize) -> Persister {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<Write>, oneshot::Sender<Result<(), String>>)>();
+        tokio::spawn(async move {
+            while let Some((writes, done)) = rx.recv().await {
+                let mut result = Ok(());
+                for write in writes {
+                    if let Err(e) = apply(&store, write, max_versions).await {
+                        tracing::error!(error = %e, "cannot persist state to ZooKeeper");
+                        result = Err(e.to_string());
+                    }
+                }
+                let _ = done.send(result);
+            }
+        });
+        Persister { tx }
+    }
+
+    /// Persists the writes; resolves once they are in ZooKeeper.
+    pub async fn persist(&self, writes: Vec<Write>) -> Result<(), String> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let (done, wait) = oneshot::channel();
+        self.tx.send((writes, done)).map_err(|_| "persister stopped".to_string())?;
+        wait.await.map_err(|_| "persister stopped".to_string())?
+    }
+}
+
+async fn apply(store: &Store, write: Write, max_versions: usize) -> Result<(), crate::store::StoreError> {
+    match write {
+        Write::App(app) => {
+            let json = crate::app::app_json(&app, false);
+            let id = app.id.to_string();
+            store.put(Category::Apps, &id, &json).await?;
+            store.put_version(Category::Apps, &id, &app.version.to_string(), &json, max_versions).await
+        }
+        Write::DeleteApp(id) => {
+            store.delete(Category::Apps, &id.to_string()).await?;
+            store.delete(Category::TaskFailures, &id.to_string()).await
+        }
+        Write::Instance(instance) => store.put(Category::Instances, &instance.task_id, &*instance).await,
+        Write::DeleteInstance(id) => store.delete(Category::Instances, &id).await,
+        Write::Deployment(d) => store.put(Category::Deployments, &d.id, &*d).await,
+        Write::DeleteDeployment(id) => store.delete(Category::Deployments, &id).await,
+        Write::TaskFailure(app, failure) => store.put(Category::TaskFailures, &app.to_string(), &failure).await,
+    }
+}
+
+/// Everything the leader's loop and the API share.
+pub struct Scheduler {
+    /// The state.
+    pub core: Mutex<Core>,
+    /// The Mesos driver.
+    pub driver: Driver,
+    /// The store.
+    pub store: Arc<Store>,
+    /// Ordered persistence.
+    pub persister: Persister,
+    /// Published events (`/v2/events`).
+    pub events: broadcast::Sender<Value>,
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Wakes the loop after API changes.
+    pub wake: Notify,
+    /// The framework id, once known.
+    pub framework_id: Mutex<Option<String>>,
+}
+
+impl Scheduler {
+    /// Takes the pending writes and events out of the core, persists the writes, then publishes the events.
+    pub async fn commit(&self) -> Result<(), String> {
+        let (writes, events) = {
+            let mut core = self.core.lock().expect("core lock");
+            (std::mem::take(&mut core.writes), std::mem::take(&mut core.events))
+        };
+        let result = self.persister.persist(writes).await;
+        for event in events {
+            let _ = self.events.send(event);
+        }
+        self.wake.notify_one();
+        result
+    }
+
+    /// Loads the persisted state into the core (on election).
+    pub async fn recover(&self) -> Result<(), String> {
+        let apps: Vec<Value> = self.store.list(Category::Apps).await.map_err(|e| e.to_string())?;
+        let instances: Vec<Instance> = self.store.list(Category::Instances).await.map_err(|e| e.to_string())?;
+        let deployments: Vec<crate::core::deployment::Deployment> =
+            self.store.list(Category::Deployments).await.map_err(|e| e.to_string())?;
+        let failures: Vec<Value> = self.store.list(Category::TaskFailures).await.map_err(|e| e.to_string())?;
+        let framework_id = self.store.framework_id().await.map_err(|e| e.to_string())?;
+        let mut core = self.core.lock().expect("core lock");
+        for json in apps {
+            match crate::app::app_from_json(&json, &PathId::root()) {
+                Ok(app) => {
+                    core.versions.entry(app.id.clone()).or_default().push(app.version);
+                    core.apps.insert(app.id.clone(), app);
+                }
+                Err(e) => tracing::error!(error = ?e, "skipping a stored app that does not parse"),
+            }
+        }
+        for instance in instances {
+            core.instances.insert(instance.task_id.clone(), instance);
+        }
+        for d in deployments {
+            core.deployments.insert(d.id.clone(), d);
+        }
+        for failure in failures {
+            if let Some(app) = failure.get("appId").and_then(Value::as_str) {
+                core.last_failures.insert(PathId::parse(app), failure);
+            }
+        }
+        tracing::info!(apps = core.apps.len(), tasks = core.instances.len(), deployments = core.deployments.len(), "state recovered");
+        *self.framework_id.lock().expect("lock") = framework_id;
+        Ok(())
+    }
+
+    /// The FrameworkInfo to subscribe with (carries the stored id).
+    pub fn framework_info(&self) -> common::mesos::FrameworkInfo {
+        let hostname = self.config.hostname.clone().unwrap_or_else(common::net::hostname);
+        common::mesos::FrameworkInfo {
+            user: self.config.mesos_user.clone().unwrap_or_else(|| "root".to_string()),
+            name: self.config.framework_name.clone(),
+            id: self.framework_id.lock().expect("lock").clone().map(Id::new),
+            failover_timeout: Some(self.config.failover_timeout as f64),
+            checkpoint: Some(self.config.checkpoint),
+            role: self.config.mesos_role.clone(),
+            hostname: Some(hostname.clone()),
+            webui_url: Some(self.config.webui_url.clone().unwrap_or_else(|| format!("http://{hostname}:{}", self.config.http_port))),
+            capabilities: vec![common::mesos::Capability { kind: "PARTITION_AWARE".into() }],
+            ..Default::default()
+        }
+    }
+
+    /// Runs the leader's loop forever.
+    pub async fn run(self: Arc<Self>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let me = self.clone();
+        let master = self.config.master.clone().expect("validated");
+        let zk_timeout = Duration::from_millis(self.config.zk_session_timeout);
+        tokio::spawn(async move {
+            let driver_owner = me.clone();
+            driver_owner.driver.run(master, zk_timeout, || me.framework_info(), tx).await;
+        });
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut reconcile_at = tokio::time::Instant::now() + Duration::from_millis(self.config.reconciliation_initial_delay);
+        let mut suppressed = false;
+        loop {
+            tokio::select! {
+                event = rx.recv() => match event {
+                    Some(event) => self.on_driver_event(event, &mut suppressed).await,
+                    None => return,
+                },
+                _ = tick.tick() => {}
+                _ = self.wake.notified() => {}
+            }
+            if tokio::time::Instant::now() >= reconcile_at && self.driver.is_subscribed() {
+                self.reconcile().await;
+                reconcile_at = tokio::time::Instant::now() + Duration::from_millis(self.config.reconciliation_interval);
+            }
+            self.converge_all(&mut suppressed).await;
+        }
+    }
+
+    async fn on_driver_event(&self, event: DriverEvent, suppressed: &mut bool) {
+        match event {
+            DriverEvent::Subscribed { framework_id, master } => {
+                tracing::info!(framework = %framework_id, master = %master.http_address(), "registered with Mesos");
+                let known = self.framework_id.lock().expect("lock").replace(framework_id.value.clone());
+                if known.as_deref() != Some(framework_id.value.as_str()) {
+                    if let Err(e) = self.store.set_framework_id(&framework_id.value).await {
+                        tracing::error!(error = %e, "cannot store the framework id");
+                    }
+                }
+                let _ = self.events.send(crate::core::event(
+                    "scheduler_registered_event",
+                    serde_json::json!({"frameworkId": framework_id.value, "master": master.http_address()}),
+                ));
+                *suppressed = false;
+                self.reconcile().await;
+            }
+            DriverEvent::Disconnected => {
+                let _ = self.events.send(crate::core::event("scheduler_disconnected_event", serde_json::json!({})));
+            }
+            DriverEvent::Event(event) => {
+                if let Some(offers) = event.offers {
+                    self.on_offers(offers.offers).await;
+                } else if let Some(update) = event.update {
+                    let status = update.status;
+                    {
+                        let mut core = self.core.lock().expect("core lock");
+                        core.on_status(&status, chrono::Utc::now().timestamp_millis());
+                        core.advance_deployments();
+                    }
+                    if let Err(e) = self.commit().await {
+                        // Not acknowledged: Mesos will resend the update.
+                        tracing::error!(error = %e, "status update not persisted; not acknowledging it");
+                        return;
+                    }
+                    if let (Some(uuid), Some(agent_id)) = (status.uuid.clone(), status.agent_id.clone()) {
+                        let mut call = Call::new(CallType::Acknowledge, None);
+                        call.acknowledge = Some(Acknowledge { agent_id, task_id: status.task_id.clone(), uuid });
+                        if let Err(e) = self.driver.call(call).await {
+                            tracing::warn!(error = %e, "acknowledge failed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Explicit reconciliation of every known task, then implicit.
+    async fn reconcile(&self) {
+        let tasks: Vec<ReconcileTask> = {
+            let core = self.core.lock().expect("core lock");
+            core.instances
+                .values()
+                .map(|i| ReconcileTask { task_id: Id::new(i.task_id.clone()), agent_id: Some(Id::new(i.agent_id.clone())) })
+                .collect()
+        };
+        for batch in [tasks, Vec::new()] {
+            let mut call = Call::new(CallType::Reconcile, None);
+            call.reconcile = Some(Reconcile { tasks: batch });
+            if let Err(e) = self.driver.call(call).await {
+                tracing::debug!(error = %e, "reconcile failed");
+            }
+        }
+    }
+
+    /// Applies convergence to every app: kills what must go; revives offers if launches are wanted.
+    async fn converge_all(&self, suppressed: &mut bool) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let (kills, wants_offers) = {
+            let mut core = self.core.lock().expect("core lock");
+            let mut kills = std::mem::take(&mut core.kills);
+            let mut wants = false;
+            let apps: Vec<AppDefinition> = core.apps.values().cloned().collect();
+            for app in &apps {
+                let delayed = core.is_delayed(&app.id, now_ms);
+                let decision = converge::converge(app, &core.tasks_of(&app.id), !delayed);
+                wants |= decision.launch > 0;
+                for task_id in decision.kill {
+                    if let Some(task) = core.instances.get_mut(&task_id) {
+                        task.killing = true;
+                        kills.push((task.task_id.clone(), task.agent_id.clone()));
+                        let snapshot = task.clone();
+                        core.writes.push(Write::Instance(Box::new(snapshot)));
+                    }
+                }
+            }
+            // Tasks of deleted apps go.
+            let orphans: Vec<String> = core
+                .instances
+                .values()
+                .filter(|t| !t.killing && t.is_active() && !core.apps.contains_key(&t.app_id))
+                .map(|t| t.task_id.clone())
+                .collect();
+            for task_id in orphans {
+                if let Some(task) = core.instances.get_mut(&task_id) {
+                    task.killing = true;
+                    kills.push((task.task_id.clone(), task.agent_id.clone()));
+                }
+            }
+            core.advance_deployments();
+            (kills, wants)
+        };
+        let _ = self.commit_quietly().await;
+        for (task_id, agent_id) in kills {
+            let mut call = Call::new(CallType::Kill, None);
+            call.kill = Some(Kill { task_id: Id::new(task_id), agent_id: Some(Id::new(agent_id)), kill_policy: None });
+            if let Err(e) = self.driver.call(call).await {
+                tracing::debug!(error = %e, "kill failed; will retry on the next pass");
+            }
+        }
+        if wants_offers && *suppressed {
+            if self.driver.call(Call { revive: Some(Roles::default()), ..Call::new(CallType::Revive, None) }).await.is_ok() {
+                *suppressed = false;
+            }
+        } else if !wants_offers && !*suppressed && self.driver.is_subscribed() {
+            if self.driver.call(Call { suppress: Some(Roles::default()), ..Call::new(CallType::Suppress, None) }).await.is_ok() {
+                *suppressed = true;
+            }
+        }
+    }
+
+    async fn commit_quietly(&self) -> Result<(), String> {
+        let result = self.commit().await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "state not persisted");
+        }
+        result
+    }
+
+    /// Fills offers with launches; declines what is not used.
+    async fn on_offers(&self, offers: Vec<Offer>) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let match_config = MatchConfig {
+            mesos_role: self.config.mesos_role.clone(),
+            mesos_user: self.config.mesos_user.clone(),
+            env_vars_prefix: self.config.env_vars_prefix.clone(),
+            max_instances_per_offer: self.config.max_instances_per_offer,
+            ..MatchConfig::default()
+        };
+        let mut accepts: Vec<(Offer, Vec<Operation>)> = Vec::new();
+        let mut declines: Vec<Id> = Vec::new();
+        {
+            let mut core = self.core.lock().expect("core lock");
+            let mut queue: Vec<(AppDefinition, usize)> = Vec::new();
+            for app in core.apps.values() {
+                if core.is_delayed(&app.id, now_ms) {
+                    continue;
+                }
+                let decision = converge::converge(app, &core.tasks_of(&app.id), true);
+                if decision.launch > 0 {
+                    queue.push((app.clone(), decision.launch));
+                }
+            }
+            let mut placements = PlacementIndex::from_instances(core.instances.values().filter(|i| i.is_active()));
+            for offer in offers {
+                let requests: Vec<LaunchRequest> = queue.iter().filter(|(_, n)| *n > 0).map(|(app, n)| LaunchRequest { app, count: *n }).collect();
+                if requests.is_empty() {
+                    declines.push(offer.id.clone());
+                    continue;
+                }
+                let (planned, _rejections) = scheduling::plan_launches(&offer, &requests, &placements, &match_config);
+                if planned.is_empty() {
+                    declines.push(offer.id.clone());
+                    continue;
+                }
+                let mut tasks = Vec::new();
+                for launch in planned {
+                    if let Some(entry) = queue.iter_mut().find(|(app, _)| app.id == launch.app_id) {
+                        entry.1 = entry.1.saturating_sub(1);
+                    }
+                    let instance = Instance {
+                        task_id: launch.task.task_id.value.clone(),
+                        app_id: launch.app_id.clone(),
+                        version: launch.version,
+                        agent_id: offer.agent_id.value.clone(),
+                        host: offer.hostname.clone(),
+                        ports: launch.host_ports.clone(),
+                        service_ports: launch.service_ports.clone(),
+                        state: None,
+                        staged_at: crate::core::now(),
+                        started_at: None,
+                        ip_addresses: Vec::new(),
+                        healthy: None,
+                        killing: false,
+                    };
+                    placements.add(&instance, &offer);
+                    core.add_instance(instance);
+                    tasks.push(launch.task);
+                }
+                accepts.push((offer, vec![Operation { kind: "LAUNCH".into(), launch: Some(common::mesos::Launch { task_infos: tasks }) }]));
+            }
+        }
+        // Task records are persisted before the launch goes out, so a crash cannot orphan a task.
+        if self.commit_quietly().await.is_err() {
+            declines.extend(accepts.drain(..).map(|(offer, _)| offer.id));
+        }
+        let refuse = Some(Filters { refuse_seconds: Some(self.config.decline_offer_duration as f64 / 1000.0) });
+        for (offer, operations) in accepts {
+            let mut call = Call::new(CallType::Accept, None);
+            call.accept = Some(common::mesos::scheduler::Accept { offer_ids: vec![offer.id], operations, filters: refuse.clone() });
+            if let Err(e) = self.driver.call(call).await {
+                tracing::warn!(error = %e, "accept failed; reconciliation will sort the tasks out");
+            }
+        }
+        if !declines.is_empty() {
+            let mut call = Call::new(CallType::Decline, None);
+            call.decline = Some(Decline { offer_ids: declines, filters: refuse });
+            if let Err(e) = self.driver.call(call).await {
+                tracing::debug!(error = %e, "decline failed");
+            }
+        }
+    }
+}

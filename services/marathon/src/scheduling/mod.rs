@@ -1,0 +1,1 @@
+//! Offer matching and task building (being written).

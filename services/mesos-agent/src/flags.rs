@@ -1,0 +1,103 @@
+//! The agent's flags (a subset of Mesos 1.11's, with upstream names and defaults).
+
+use common::config::{Flag, Kind, MasterAddress, MesosDuration, Schema, Style};
+use serde::Deserialize;
+
+const PORT: Kind = Kind::Int { min: 1, max: 65535 };
+const RESOURCES: Kind = Kind::Parsed {
+    check: |text| common::resources::Resources::parse_text(text).is_ok(),
+    expected: "'name:value;...' with value a number, [a-b,...] or {a,b} (e.g. cpus:2;mem:1024;ports:[31000-32000]), or a JSON array of Resource objects",
+};
+const ATTRIBUTES: Kind = Kind::Parsed {
+    check: |text| common::resources::parse_attributes(text).is_ok(),
+    expected: "'name:value;...' (e.g. rack:r1;zone:a)",
+};
+
+/// Every flag the agent accepts.
+pub const FLAGS: &[Flag] = &[
+    Flag::new("master", Kind::Master, None, "Where the master is: host:port, or zk://host:port[,host:port]/path to follow the elected leader."),
+    Flag::new("work_dir", Kind::Text, Some("/var/lib/mesos"), "Directory for sandboxes and checkpoints (upstream requires it; mesos-rs defaults it so the tutorial's agent command works)."),
+    Flag::new("ip", Kind::Text, None, "IP address to listen on and advertise (default: all addresses; advertise the hostname's)."),
+    Flag::new("port", PORT, Some("5051"), "Port to listen on."),
+    Flag::new("hostname", Kind::Text, None, "Hostname to advertise (default: the IP with --no-hostname_lookup, else the system hostname)."),
+    Flag::new("hostname_lookup", Kind::Bool, Some("true"), "Look up the hostname when --hostname is not given."),
+    Flag::new("advertise_ip", Kind::Text, None, "IP address advertised to the master."),
+    Flag::new("advertise_port", PORT, None, "Port advertised to the master."),
+    Flag::new("resources", RESOURCES, None, "Total resources, 'cpus:2;mem:1024;disk:10000;ports:[31000-32000]' or a JSON array (default: detected)."),
+    Flag::new("attributes", ATTRIBUTES, None, "Attributes, 'rack:r1;zone:a'."),
+    Flag::new("containerizers", Kind::Text, Some("mesos"), "Ordered containerizers: mesos, docker (e.g. docker,mesos)."),
+    Flag::new("docker", Kind::Text, Some("docker"), "Docker CLI path. Accepted for compatibility: mesos-rs talks to the Docker API directly."),
+    Flag::new("docker_socket", Kind::Text, Some("/var/run/docker.sock"), "Docker daemon socket."),
+    Flag::new("docker_stop_timeout", Kind::Duration, Some("0ns"), "Extra time Docker waits between stop and kill (the task's kill grace period is used when longer). Accepted for compatibility; mesos-rs does not use it yet."),
+    Flag::new("docker_kill_orphans", Kind::Bool, Some("true"), "Kill mesos-* containers of this agent that it does not know."),
+    Flag::new("executor_shutdown_grace_period", Kind::Duration, Some("5secs"), "Default time between SIGTERM and SIGKILL when killing a task."),
+    Flag::new("recover", Kind::Choice(&["reconnect", "cleanup"]), Some("reconnect"), "After a restart: reconnect to running tasks, or kill them (cleanup)."),
+    Flag::new("recovery_timeout", Kind::Duration, Some("15mins"), "How long recovered tasks wait for the master. Accepted for compatibility; mesos-rs does not use it yet."),
+    Flag::new("strict", Kind::Bool, Some("true"), "Fail start-up on recovery errors instead of ignoring them. Accepted for compatibility; mesos-rs does not use it yet."),
+    Flag::new("registration_backoff_factor", Kind::Duration, Some("1secs"), "Initial registration backoff (doubles up to 1mins)."),
+    Flag::new("zk_session_timeout", Kind::Duration, Some("10secs"), "ZooKeeper session timeout for master detection."),
+    Flag::new("switch_user", Kind::Bool, Some("true"), "Run tasks as the framework's user when the agent runs as root."),
+    Flag::new("sandbox_directory", Kind::Text, Some("/mnt/mesos/sandbox"), "Where the sandbox is mounted inside containers. Accepted for compatibility; mesos-rs does not use it yet."),
+    Flag::new("default_role", Kind::Text, Some("*"), "Role of resources given without one. Accepted for compatibility; mesos-rs does not use it yet."),
+    Flag::new("gc_delay", Kind::Duration, Some("1weeks"), "How long finished sandboxes are kept. Accepted for compatibility; mesos-rs does not use it yet."),
+    Flag::new("log_dir", Kind::Text, None, "Directory for log files (default: stderr only)."),
+    Flag::new("logging_level", Kind::Choice(&["INFO", "WARNING", "ERROR"]), Some("INFO"), "Log level."),
+];
+
+/// The `mesos-agent` configuration schema (also read from `/etc/mesos-slave`).
+pub const SCHEMA: Schema = Schema {
+    program: "mesos-agent",
+    style: Style::Mesos,
+    env_prefix: "MESOS_",
+    conf_dirs: &["mesos-slave", "mesos-agent"],
+    mesos_zk_file_flag: Some("master"),
+    flags: FLAGS,
+};
+
+/// The agent's typed configuration.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub master: Option<MasterAddress>,
+    pub work_dir: String,
+    pub ip: Option<String>,
+    pub port: u16,
+    pub hostname: Option<String>,
+    pub hostname_lookup: bool,
+    pub advertise_ip: Option<String>,
+    pub advertise_port: Option<u16>,
+    pub resources: Option<String>,
+    pub attributes: Option<String>,
+    pub containerizers: String,
+    pub docker_socket: String,
+    pub docker_kill_orphans: bool,
+    pub executor_shutdown_grace_period: MesosDuration,
+    pub recover: String,
+    pub registration_backoff_factor: MesosDuration,
+    pub zk_session_timeout: MesosDuration,
+    pub switch_user: bool,
+    pub log_dir: Option<String>,
+    pub logging_level: String,
+}
+
+impl Config {
+    /// Cross-flag rules checked at start-up.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.master.is_none() {
+            return Err("mesos-agent: Flag 'master' is required, but it was not provided (set MESOS_MASTER=host:port or zk://host:port/mesos)".into());
+        }
+        for name in self.containerizers.split(',') {
+            if !matches!(name.trim(), "mesos" | "docker") {
+                return Err(format!(
+                    "mesos-agent: invalid value '{}' for --containerizers: expected a comma-separated list of mesos, docker",
+                    self.containerizers
+                ));
+            }
+        }
+        if let Some(ip) = &self.ip {
+            if ip.parse::<std::net::Ipv4Addr>().is_err() {
+                return Err(format!("mesos-agent: invalid value '{ip}' for --ip: expected an IPv4 address such as 10.0.0.3"));
+            }
+        }
+        Ok(())
+    }
+}

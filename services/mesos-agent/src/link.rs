@@ -1,0 +1,180 @@
+//! The agent's side of the master link: find the leading master (fixed address or ZooKeeper), register (or
+//! re-register with the saved id and running tasks) with randomised exponential backoff, then consume the
+//! RecordIO event stream until it breaks or goes silent, and start over.
+
+use common::agent_link::{AgentCall, AgentEvent, PATH};
+use common::config::MasterAddress;
+use common::recordio::Decoder;
+use futures::StreamExt;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Upper bound of the registration backoff (upstream: 1 min).
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Largest event accepted on the stream.
+const MAX_EVENT: usize = 64 * 1024 * 1024;
+
+/// What the link needs from the agent.
+pub trait Handler: Send + Sync + 'static {
+    /// The REGISTER call to send (with the saved id and running tasks, if any).
+    fn registration(&self) -> AgentCall;
+    /// Called for every event received on the current stream.
+    fn on_event(&self, event: AgentEvent);
+    /// Called when the stream ends.
+    fn on_disconnected(&self);
+}
+
+/// The current connection, used to send calls on the registered stream.
+#[derive(Default)]
+pub struct Link {
+    current: Mutex<Option<Connection>>,
+    client: reqwest::Client,
+}
+
+/// A registered stream to a master.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    /// `http://host:port` of the master.
+    pub base_url: String,
+    /// The stream id to present on calls.
+    pub stream_id: String,
+}
+
+impl Link {
+    /// The current connection, if registered.
+    pub fn connection(&self) -> Option<Connection> {
+        self.current.lock().expect("link lock").clone()
+    }
+
+    /// Sends a call on the current stream; returns whether the master accepted it.
+    pub async fn send(&self, call: &AgentCall) -> bool {
+        let Some(connection) = self.connection() else { return false };
+        let result = self
+            .client
+            .post(format!("{}{PATH}", connection.base_url))
+            .header("Mesos-Stream-Id", &connection.stream_id)
+            .json(call)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        match result {
+            Ok(response) if response.status().is_success() => true,
+            Ok(response) => {
+                tracing::debug!(status = %response.status(), "master refused a call");
+                false
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot reach the master");
+                false
+            }
+        }
+    }
+
+    /// Runs forever: detect, register, consume events, repeat.
+    pub async fn run(&self, master: MasterAddress, session_timeout: Duration, backoff_factor: Duration, handler: &dyn Handler) {
+        let mut leader = common::zk::leading_master(master, session_timeout);
+        let mut backoff = backoff_factor.max(Duration::from_millis(100));
+        loop {
+            let Some(address) = wait_for_leader(&mut leader).await else { return };
+            // Upstream waits a random delay in [0, backoff] before (re)registering.
+            let delay = backoff.mul_f64(rand_unit());
+            tokio::time::sleep(delay).await;
+            let outcome = tokio::select! {
+                outcome = self.session(&address, handler) => outcome,
+                _ = leader.changed() => Err(format!("leading master changed from {address}")),
+            };
+            *self.current.lock().expect("link lock") = None;
+            handler.on_disconnected();
+            match outcome {
+                Ok(()) => {
+                    backoff = backoff_factor.max(Duration::from_millis(100));
+                    tracing::warn!(master = %address, "master link closed; re-registering");
+                }
+                Err(e) => {
+                    tracing::warn!(master = %address, error = %e, "master link failed; retrying");
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// One registration and event stream. `Ok` means the stream was established and later ended.
+    async fn session(&self, address: &str, handler: &dyn Handler) -> Result<(), String> {
+        let mut target = format!("http://{address}");
+        let mut response = None;
+        for _ in 0..3 {
+            let r = self
+                .client
+                .post(format!("{target}{PATH}"))
+                .json(&handler.registration())
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            if r.status() == reqwest::StatusCode::TEMPORARY_REDIRECT {
+                // A standby master points at the leader.
+                let location = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
+                target = common::http::redirect_base_url(location);
+                continue;
+            }
+            response = Some(r);
+            break;
+        }
+        let response = response.ok_or("too many redirects")?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            return Err(format!("registration refused: {status} {body}"));
+        }
+        let stream_id = response
+            .headers()
+            .get("mesos-stream-id")
+            .and_then(|v| v.to_str().ok())
+            .ok_or("no Mesos-Stream-Id in the registration response")?
+            .to_string();
+        let mut decoder = Decoder::new(MAX_EVENT);
+        let mut body = response.bytes_stream();
+        let mut silence = Duration::from_secs(75);
+        loop {
+            let chunk = match tokio::time::timeout(silence, body.next()).await {
+                Err(_) => return Err("no ping from the master".into()),
+                Ok(None) => return Ok(()),
+                Ok(Some(Err(e))) => return Err(e.to_string()),
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            for record in decoder.feed(&chunk).map_err(|e| e.to_string())? {
+                let event: AgentEvent = match serde_json::from_slice(&record) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ignoring an event the agent does not understand");
+                        continue;
+                    }
+                };
+                if let AgentEvent::Registered { ping_interval_seconds, ref agent_id, .. } = event {
+                    // The link is dead after five silent ping intervals, as upstream counts missed pings.
+                    silence = Duration::from_secs_f64((ping_interval_seconds * 5.0).max(1.0));
+                    *self.current.lock().expect("link lock") =
+                        Some(Connection { base_url: target.clone(), stream_id: stream_id.clone() });
+                    tracing::info!(agent = %agent_id, master = %target, "registered with the master");
+                }
+                handler.on_event(event);
+            }
+        }
+    }
+}
+
+
+async fn wait_for_leader(leader: &mut watch::Receiver<Option<String>>) -> Option<String> {
+    loop {
+        if let Some(address) = leader.borrow_and_update().clone() {
+            return Some(address);
+        }
+        leader.changed().await.ok()?;
+    }
+}
+
+/// A number in [0, 1) from the clock, enough to spread registrations.
+fn rand_unit() -> f64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    (nanos % 1000) as f64 / 1000.0
+}

@@ -1,0 +1,202 @@
+//! `POST /api/v1/scheduler`: the v1 scheduler HTTP API (JSON), with upstream's checks and status codes.
+
+use super::{Context, Request};
+use crate::state::{CallError, Master, Stream};
+use common::http::text_reply;
+use common::mesos::scheduler::{Call, CallType, Event};
+use common::mesos::Id;
+use common::recordio;
+use futures::StreamExt;
+use std::sync::{Arc, Mutex};
+use warp::http::{header, Method, StatusCode};
+use warp::hyper::Body;
+use warp::reply::Response;
+
+/// Handles one scheduler call.
+pub async fn handle(ctx: &Context, request: Request) -> Response {
+    if request.method != Method::POST {
+        let mut response = text_reply(StatusCode::METHOD_NOT_ALLOWED, "Expecting a 'POST' request");
+        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return response;
+    }
+    let Some(content_type) = request.header("content-type") else {
+        return text_reply(StatusCode::BAD_REQUEST, "Expecting 'Content-Type' to be present");
+    };
+    if content_type != "application/json" {
+        return text_reply(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Expecting 'Content-Type' of application/json or application/x-protobuf; got '{content_type}'"),
+        );
+    }
+    let value: serde_json::Value = match serde_json::from_slice(&request.body) {
+        Ok(v) => v,
+        Err(e) => return text_reply(StatusCode::BAD_REQUEST, format!("Failed to parse body into JSON: {e}")),
+    };
+    let call: Call = match serde_json::from_value(value) {
+        Ok(c) => c,
+        Err(e) => return text_reply(StatusCode::BAD_REQUEST, format!("Failed to convert JSON into Call protobuf: {e}")),
+    };
+    if let Err(message) = validate(&call) {
+        return text_reply(StatusCode::BAD_REQUEST, format!("Failed to validate scheduler::Call: {message}"));
+    }
+    if call.kind == CallType::Subscribe {
+        return subscribe(ctx, &request, call);
+    }
+    let framework_id = call.framework_id.clone().expect("validated");
+    let result = {
+        let mut master = ctx.master.lock().expect("master lock");
+        master
+            .check_caller(&framework_id, request.header("mesos-stream-id"))
+            .and_then(|()| apply(&mut master, &framework_id, call))
+    };
+    match result {
+        Ok(()) => {
+            ctx.allocate_now.notify_one();
+            warp::http::Response::builder().status(StatusCode::ACCEPTED).body(Body::empty()).expect("valid response")
+        }
+        Err(CallError::BadRequest(m)) => text_reply(StatusCode::BAD_REQUEST, m),
+        Err(CallError::Forbidden(m)) => text_reply(StatusCode::FORBIDDEN, m),
+    }
+}
+
+/// Upstream's semantic validation: the payload for the type must be present, and non-SUBSCRIBE calls need a
+/// framework id.
+fn validate(call: &Call) -> Result<(), String> {
+    let missing = |name: &str| Err(format!("Expecting '{name}' to be present"));
+    if call.kind != CallType::Subscribe && call.framework_id.is_none() {
+        return missing("framework_id");
+    }
+    match call.kind {
+        CallType::Subscribe => match &call.subscribe {
+            None => missing("subscribe"),
+            Some(s) => match (&call.framework_id, &s.framework_info.id) {
+                (Some(a), Some(b)) if a != b => Err("'framework_id' differs from 'subscribe.framework_info.id'".into()),
+                (Some(_), None) => Err("'framework_id' is set but 'subscribe.framework_info.id' is not".into()),
+                _ => Ok(()),
+            },
+        },
+        CallType::Accept if call.accept.is_none() => missing("accept"),
+        CallType::Decline if call.decline.is_none() => missing("decline"),
+        CallType::Kill if call.kill.is_none() => missing("kill"),
+        CallType::Shutdown if call.shutdown.is_none() => missing("shutdown"),
+        CallType::Acknowledge if call.acknowledge.is_none() => missing("acknowledge"),
+        CallType::Reconcile if call.reconcile.is_none() => missing("reconcile"),
+        CallType::Message if call.message.is_none() => missing("message"),
+        CallType::Request if call.request.is_none() => missing("request"),
+        CallType::Unknown => Err("Expecting 'type' to be present".into()),
+        _ => Ok(()),
+    }
+}
+
+fn apply(master: &mut Master, framework_id: &Id, call: Call) -> Result<(), CallError> {
+    match call.kind {
+        CallType::Teardown => master.remove_framework(framework_id),
+        CallType::Accept => {
+            let accept = call.accept.expect("validated");
+            let refuse = accept.filters.and_then(|f| f.refuse_seconds);
+            master.accept(framework_id, &accept.offer_ids, accept.operations, refuse)?;
+        }
+        CallType::Decline => {
+            let decline = call.decline.expect("validated");
+            master.decline(framework_id, &decline.offer_ids, decline.filters.and_then(|f| f.refuse_seconds));
+        }
+        CallType::Revive => master.revive(framework_id, &call.revive.unwrap_or_default().roles),
+        CallType::Suppress => master.suppress(framework_id, &call.suppress.unwrap_or_default().roles),
+        CallType::Kill => {
+            let kill = call.kill.expect("validated");
+            master.kill(framework_id, &kill.task_id, kill.kill_policy);
+        }
+        CallType::Acknowledge => {
+            let ack = call.acknowledge.expect("validated");
+            master.acknowledge(framework_id, &ack.agent_id, &ack.task_id, ack.uuid);
+        }
+        CallType::Reconcile => {
+            let tasks: Vec<(Id, Option<Id>)> =
+                call.reconcile.expect("validated").tasks.into_iter().map(|t| (t.task_id, t.agent_id)).collect();
+            master.reconcile(framework_id, &tasks);
+        }
+        // Custom executors are not supported, so there is nobody to deliver a MESSAGE or SHUTDOWN to; REQUEST is
+        // advisory in upstream's allocator too. They are accepted and have no effect.
+        CallType::Message | CallType::Shutdown | CallType::Request => {}
+        CallType::AcceptInverseOffers | CallType::DeclineInverseOffers => {}
+        CallType::AcknowledgeOperationStatus | CallType::ReconcileOperations | CallType::UpdateFramework => {
+            return Err(CallError::BadRequest(format!("{:?} is not supported by this master", call.kind)));
+        }
+        CallType::Subscribe | CallType::Unknown => unreachable!("handled before"),
+    }
+    Ok(())
+}
+
+/// SUBSCRIBE: registers the framework and answers with an endless chunked RecordIO stream of events.
+fn subscribe(ctx: &Context, request: &Request, call: Call) -> Response {
+    if request.header("mesos-stream-id").is_some() {
+        return text_reply(StatusCode::BAD_REQUEST, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
+    }
+    if let Some(accept) = request.header("accept") {
+        let ok = accept.split(',').any(|a| {
+            let a = a.split(';').next().unwrap_or("").trim();
+            a == "application/json" || a == "*/*" || a == "application/*" || a == "application/x-protobuf"
+        });
+        if !ok {
+            return text_reply(StatusCode::NOT_ACCEPTABLE, "Expecting 'Accept' to allow application/json");
+        }
+    }
+    let subscribe = call.subscribe.expect("validated");
+    let stream_id = uuid::Uuid::new_v4().to_string();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let registered = {
+        let mut master = ctx.master.lock().expect("master lock");
+        let info = master.info.clone();
+        master
+            .subscribe(subscribe.framework_info, subscribe.suppressed_roles, Stream { id: stream_id.clone(), tx: tx.clone() })
+            .map(|id| (id, info))
+    };
+    let (framework_id, master_info) = match registered {
+        Ok(pair) => pair,
+        Err(CallError::Forbidden(message)) | Err(CallError::BadRequest(message)) => {
+            // Upstream answers 200 with a single ERROR event, then closes.
+            let body = recordio::encode(&serde_json::to_vec(&Event::error(message)).unwrap_or_default());
+            return stream_response(&stream_id, Body::from(body));
+        }
+    };
+    let _ = tx.send(Event::subscribed(framework_id.clone(), crate::HEARTBEAT_SECONDS, master_info));
+    let _ = tx.send(Event::heartbeat());
+    ctx.allocate_now.notify_one();
+    let guard = DisconnectGuard { master: ctx.master.clone(), framework_id, stream_id: stream_id.clone() };
+    let events = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(move |event| {
+        let _keep = &guard;
+        let ends = event.kind == common::mesos::scheduler::EventType::Error;
+        (recordio::encode(&serde_json::to_vec(&event).unwrap_or_default()), ends)
+    });
+    // Close the stream after an ERROR event, as upstream does.
+    let events = events.scan(false, |ended, (bytes, ends)| {
+        let out = if *ended { None } else { Some(Ok::<_, std::io::Error>(bytes)) };
+        *ended |= ends;
+        futures::future::ready(out)
+    });
+    stream_response(&stream_id, Body::wrap_stream(events))
+}
+
+fn stream_response(stream_id: &str, body: Body) -> Response {
+    warp::http::Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Mesos-Stream-Id", stream_id)
+        .body(body)
+        .expect("valid response")
+}
+
+/// Marks the framework disconnected when its subscription stream is dropped (client went away).
+struct DisconnectGuard {
+    master: Arc<Mutex<Master>>,
+    framework_id: Id,
+    stream_id: String,
+}
+
+impl Drop for DisconnectGuard {
+    fn drop(&mut self) {
+        if let Ok(mut master) = self.master.lock() {
+            master.framework_disconnected(&self.framework_id, &self.stream_id);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# End-to-end: the tutorial's compose route, driven as a user would with curl. Brings the compose cluster up,
+# checks the master sees both agents and the marathon framework, posts basic-0 (command app) and basic-3
+# (Docker app on hostPort 31000) exactly as the tutorial does, reads basic-0's sandbox stdout, calls basic-3
+# from the host, stops the agent running basic-0 and waits for the task to come back on the other agent.
+# Everything it starts is removed on exit, pass or fail.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+cd "$ROOT"
+E2E=tests/e2e
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+
+cleanup() {
+    compose -f compose.yaml logs --no-color > "${E2E_LOG:-/tmp/mesos-rs-e2e.log}" 2>&1 || true
+    compose -f compose.yaml down -v --remove-orphans >/dev/null 2>&1 || true
+    ids=$(docker ps -aq --filter label=mesos-rs.agent)
+    [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
+    rm -rf /var/lib/mesos-rs/agent-1 /var/lib/mesos-rs/agent-2
+}
+
+# json URL PYTHON-EXPRESSION: evaluates the expression with `d` bound to the JSON at URL; prints the result.
+json() {
+    curl -fsS --max-time 5 "$1" 2>/dev/null | python3 -c "import json,sys; d=json.load(sys.stdin); print($2)" 2>/dev/null
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: retries COMMAND every second until it succeeds.
+wait_for() {
+    local seconds=$1 what=$2
+    shift 2
+    for _ in $(seq 1 "$seconds"); do
+        if "$@" >/dev/null 2>&1; then
+            ok "$what"
+            return 0
+        fi
+        sleep 1
+    done
+    not_ok "$what (after ${seconds}s)"
+    return 1
+}
+
+finish() {
+    cleanup
+    echo "walkthrough: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
+trap 'finish; exit $?' EXIT
+
+[ "${SKIP_IMAGE_BUILD:-}" = 1 ] || bash scripts/build-images.sh
+bash "$E2E/build-standin.sh"
+cleanup
+compose -f compose.yaml up -d >/dev/null 2>&1 || { not_ok "compose up"; exit 1; }
+ok "compose up"
+
+wait_for 120 "master /health answers 200" curl -fsS --max-time 2 http://127.0.0.1:5050/health
+wait_for 120 "/master/slaves lists both agents" test "$(json http://127.0.0.1:5050/master/slaves 'len(d["slaves"])')" = 2
+wait_for 120 "/master/frameworks lists marathon" test "$(json http://127.0.0.1:5050/master/frameworks '[f["name"] for f in d["frameworks"]]')" = "['marathon']"
+wait_for 60 "marathon /ping answers pong" test "$(curl -fsS --max-time 2 http://127.0.0.1:8080/ping)" = pong
+
+# basic-0, posted exactly as the tutorial does.
+code=$(curl -s -o /tmp/mesos-rs-basic-0.json -w '%{http_code}' -X POST http://127.0.0.1:8080/v2/apps -d @"$E2E/basic-0.json" -H "Content-type: application/json")
+if [ "$code" = 201 ] && python3 - /tmp/mesos-rs-basic-0.json <<'PY'
+import json, sys
+app = json.load(open(sys.argv[1]))
+expected = {"id": "/basic-0", "instances": 1, "cpus": 0.1, "mem": 10, "disk": 0, "backoffSeconds": 1, "backoffFactor": 1.15,
+            "maxLaunchDelaySeconds": 3600, "upgradeStrategy": {"minimumHealthCapacity": 1, "maximumOverCapacity": 1},
+            "tasksStaged": 0, "tasksRunning": 0, "requirePorts": False, "ports": [0], "executor": "", "tasks": []}
+for key, value in expected.items():
+    assert app.get(key) == value, (key, app.get(key), value)
+assert len(app["deployments"]) == 1 and "version" in app
+PY
+then ok "POST basic-0 answers 201 with the tutorial's app JSON"; else not_ok "POST basic-0 answers 201 with the tutorial's app JSON (got $code)"; fi
+
+wait_for 60 "basic-0 runs" test "$(json http://127.0.0.1:8080/v2/apps/basic-0 'd["app"]["tasksRunning"]')" = 1
+
+# Read basic-0's stdout through the agent's /files API, as the master UI's sandbox browser does.
+sandbox_stdout() {
+    local agent_port=$1 dir
+    dir=$(json "http://127.0.0.1:$agent_port/state" '[e["directory"] for f in d["frameworks"] for e in f["executors"] if e["id"].startswith("basic-0.")][0]') || return 1
+    curl -fsS --max-time 5 "http://127.0.0.1:$agent_port/files/read?path=$dir/stdout&offset=0" | grep -q "Hello Marathon"
+}
+basic0_agent_port() {
+    for port in 5051 5052; do
+        if [ "$(json "http://127.0.0.1:$port/state" 'sum(1 for f in d["frameworks"] for e in f["executors"] if e["id"].startswith("basic-0."))')" = 1 ]; then
+            echo "$port"
+            return 0
+        fi
+    done
+    return 1
+}
+port=$(basic0_agent_port) || port=5051
+wait_for 30 "basic-0 prints 'Hello Marathon' in its sandbox stdout" sandbox_stdout "$port"
+
+# basic-3: a Docker app on hostPort 31000, answered from the host.
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:8080/v2/apps -d @"$E2E/basic-3.json" -H "Content-type: application/json")
+[ "$code" = 201 ] && ok "POST basic-3 answers 201" || not_ok "POST basic-3 answers 201 (got $code)"
+wait_for 90 "basic-3 answers on http://localhost:31000/" sh -c 'curl -fsS --max-time 2 http://127.0.0.1:31000/ | grep -q "Hello from basic-3"'
+wait_for 10 "docker ps names basic-3's container mesos-<agentId>.<containerId>" sh -c "docker ps --format '{{.Names}}' | grep -Eq '^mesos-[0-9a-f-]+-S[0-9]+\.[0-9a-f-]+$'"
+
+# The agent running basic-0 dies: the task comes back on the other agent.
+port=$(basic0_agent_port) || port=5051
+if [ "$port" = 5051 ]; then victim=mesos-agent-1; survivor=5052; else victim=mesos-agent-2; survivor=5051; fi
+compose -f compose.yaml stop "$victim" >/dev/null 2>&1
+wait_for 120 "basic-0 is relaunched on the surviving agent after $victim dies" test "$(basic0_agent_port)" = "$survivor"

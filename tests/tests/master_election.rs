@@ -1,0 +1,102 @@
+//! Two masters against one real ZooKeeper: exactly one leads, the standby redirects, a `kill -9` of the leader
+//! hands leadership over within the session timeout, and the group's znodes look like upstream's to a
+//! third-party client (ZooKeeper's own zkCli).
+
+use integration_tests::{binary, get_json, wait_for, Process, ScratchDir, ZooKeeper};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const SESSION_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn start_master(name: &str, zk: &ZooKeeper, port: u16, logs: &ScratchDir) -> Process {
+    let port_text = port.to_string();
+    let zk_url = zk.url("/mesos");
+    Process::start(
+        name,
+        &binary("mesos-master"),
+        &[],
+        &[
+            ("MESOS_ZK", &zk_url),
+            ("MESOS_IP", "127.0.0.1"),
+            ("MESOS_HOSTNAME", "127.0.0.1"),
+            ("MESOS_PORT", &port_text),
+            ("MESOS_REGISTRY", "in_memory"),
+            ("MESOS_ZK_SESSION_TIMEOUT", "2secs"),
+        ],
+        logs.path(),
+    )
+}
+
+async fn elected(port: u16) -> Option<bool> {
+    let snapshot = get_json(&format!("http://127.0.0.1:{port}/metrics/snapshot")).await?;
+    Some(snapshot["master/elected"].as_f64()? == 1.0)
+}
+
+fn zk_cli(zk: &ZooKeeper, command: &str) -> String {
+    let output = Command::new("/usr/share/zookeeper/bin/zkCli.sh")
+        .args(["-server", &format!("127.0.0.1:{}", zk.port), command])
+        .output()
+        .expect("zkCli.sh runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn one_master_leads_and_a_standby_takes_over_after_kill_9() {
+    let zk = ZooKeeper::start().await;
+    let logs = ScratchDir::new("election");
+    let (port_a, port_b) = (integration_tests::free_port(), integration_tests::free_port());
+    let mut a = start_master("master-a", &zk, port_a, &logs);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut b = start_master("master-b", &zk, port_b, &logs);
+
+    let (leader_port, standby_port) = wait_for(Duration::from_secs(20), "exactly one leader", || async move {
+        match (elected(port_a).await?, elected(port_b).await?) {
+            (true, false) => Some((port_a, port_b)),
+            (false, true) => Some((port_b, port_a)),
+            _ => None,
+        }
+    })
+    .await;
+
+    // The standby redirects leader-only endpoints to the leader, path and query kept.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client.get(format!("http://127.0.0.1:{standby_port}/master/state?jsonp=x")).send().await.unwrap();
+    assert_eq!(response.status(), 307);
+    assert_eq!(response.headers()["location"], format!("//127.0.0.1:{leader_port}/master/state?jsonp=x").as_str());
+
+    // A third-party client sees upstream's layout: ephemeral json.info_<10 digits> members with MasterInfo JSON.
+    let listing = zk_cli(&zk, "ls /mesos");
+    let members: Vec<String> = listing
+        .lines()
+        .filter(|l| l.starts_with('['))
+        .flat_map(|l| l.trim_matches(|c| c == '[' || c == ']').split(", ").map(str::to_string).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(members.len(), 2, "members: {listing}");
+    for member in &members {
+        let digits = member.strip_prefix("json.info_").expect("json.info_ prefix");
+        assert_eq!(digits.len(), 10);
+        assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+        let data = zk_cli(&zk, &format!("get -s /mesos/{member}"));
+        let json_line = data.lines().find(|l| l.starts_with('{')).expect("JSON data");
+        let info: serde_json::Value = serde_json::from_str(json_line).unwrap();
+        for key in ["id", "ip", "port", "pid", "hostname", "version", "address"] {
+            assert!(info.get(key).is_some(), "{key} missing in {info}");
+        }
+        assert_eq!(info["ip"], 16777343, "127.0.0.1 as a network-order uint32");
+        assert!(info["pid"].as_str().unwrap().starts_with("master@127.0.0.1:"));
+        for key in ["hostname", "ip", "port"] {
+            assert!(info["address"].get(key).is_some());
+        }
+        let owner = data.lines().find(|l| l.starts_with("ephemeralOwner")).expect("stat output");
+        assert!(!owner.ends_with("= 0x0"), "ephemeral: {owner}");
+    }
+
+    // kill -9 the leader: the standby leads within the session timeout + 2 s.
+    let killed_at = Instant::now();
+    if leader_port == port_a { a.kill() } else { b.kill() }
+    wait_for(SESSION_TIMEOUT + Duration::from_secs(2), "the standby to take over", || async move {
+        elected(standby_port).await?.then_some(())
+    })
+    .await;
+    eprintln!("failover took {:?}", killed_at.elapsed());
+}
