@@ -8,6 +8,14 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
+log "python clients used by the tests (marathon-python, pymesos)"
+PYENV=$TARGET_DIR/pyenv
+if ! "$PYENV/bin/python" -c 'import marathon, pymesos' >/dev/null 2>&1; then
+    python3 -m venv "$PYENV"
+    "$PYENV/bin/pip" install -q --disable-pip-version-check marathon==0.13.0 pymesos==0.3.15
+fi
+export MESOS_RS_PYTHON=$PYENV/bin/python
+
 log "building release binaries"
 cargo build --release --locked --workspace --bins
 log "unit and integration tests"

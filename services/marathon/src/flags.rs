@@ -37,8 +37,6 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("event_stream_max_outstanding_messages", COUNT, Some("50"), "Events buffered per /v2/events client."),
     Flag::new("leader_proxy_connection_timeout", MILLIS, Some("5000"), "Milliseconds to connect to the leader when proxying."),
     Flag::new("leader_proxy_read_timeout", MILLIS, Some("10000"), "Milliseconds to wait for the leader's answer when proxying."),
-    Flag::new("http_credentials", Kind::Text, None, "user:password required on every endpoint (HTTP Basic).").secret(),
-    Flag::new("http_realm", Kind::Text, Some("Mesosphere"), "HTTP Basic realm."),
     Flag::new("logging_level", Kind::Choice(&["debug", "info", "warn", "error", "DEBUG", "INFO", "WARN", "ERROR"]), Some("info"), "Log level."),
     Flag::new("env_vars_prefix", Kind::Text, None, "Prefix for the PORT*/HOST variables given to tasks."),
 ];
@@ -84,8 +82,6 @@ pub struct Config {
     pub event_stream_max_outstanding_messages: usize,
     pub leader_proxy_connection_timeout: u64,
     pub leader_proxy_read_timeout: u64,
-    pub http_credentials: Option<String>,
-    pub http_realm: String,
     pub logging_level: String,
     pub env_vars_prefix: Option<String>,
 }
@@ -101,11 +97,6 @@ impl Config {
                 "marathon: invalid value '{}' for --local_port_min: expected less than --local_port_max ({})",
                 self.local_port_min, self.local_port_max
             ));
-        }
-        if let Some(creds) = &self.http_credentials {
-            if !creds.contains(':') {
-                return Err("marathon: invalid value '********' for --http_credentials: expected user:password".into());
-            }
         }
         Ok(())
     }

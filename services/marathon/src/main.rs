@@ -7,9 +7,11 @@ mod app;
 mod core;
 mod driver;
 mod flags;
+mod health;
 mod metrics;
 mod scheduler;
-mod scheduling;
+mod launch;
+
 mod store;
 mod ui;
 

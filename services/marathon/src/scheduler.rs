@@ -8,7 +8,7 @@ use crate::core::instance::Instance;
 use crate::core::{converge, Core, Write};
 use crate::driver::{Driver, DriverEvent};
 use crate::flags::Config;
-use crate::scheduling::{self, LaunchRequest, MatchConfig, PlacementIndex};
+use crate::launch::{self, LaunchRequest, MatchConfig, PlacementIndex};
 use crate::store::{Category, Store};
 use common::mesos::scheduler::{Acknowledge, Call, CallType, Decline, Kill, Reconcile, ReconcileTask, Roles};
 use common::mesos::{Filters, Id, Offer, Operation};
@@ -169,6 +169,8 @@ impl Scheduler {
             let driver_owner = me.clone();
             driver_owner.driver.run(master, zk_timeout, || me.framework_info(), tx).await;
         });
+        let health = self.clone();
+        tokio::spawn(async move { health.run_health_checks().await });
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut reconcile_at = tokio::time::Instant::now() + Duration::from_millis(self.config.reconciliation_initial_delay);
         let mut suppressed = false;
@@ -318,6 +320,56 @@ impl Scheduler {
         result
     }
 
+    /// Probes due Marathon-run health checks every second and applies the verdicts: `healthy` flags, health
+    /// events, and kills of tasks that failed `maxConsecutiveFailures` times in a row.
+    async fn run_health_checks(&self) {
+        let client = reqwest::Client::new();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            let due: Vec<(String, usize, crate::app::HealthCheck, String, u32)> = {
+                let mut core = self.core.lock().expect("core lock");
+                let mut due = Vec::new();
+                let apps: Vec<AppDefinition> = core.apps.values().cloned().collect();
+                for app in &apps {
+                    let checks: Vec<(usize, &crate::app::HealthCheck)> =
+                        app.health_checks.iter().enumerate().filter(|(_, c)| crate::health::is_marathon_check(c)).collect();
+                    if checks.is_empty() {
+                        continue;
+                    }
+                    for task in core.instances.values_mut().filter(|t| t.app_id == app.id && t.is_running() && !t.killing) {
+                        task.health.resize(app.health_checks.len(), crate::health::HealthResult::default());
+                        for (i, check) in &checks {
+                            if task.health[*i].is_due(check, now_ms) {
+                                task.health[*i].last_check_ms = now_ms;
+                                if let Some(port) = crate::health::target_port(app, check, task) {
+                                    due.push((task.task_id.clone(), *i, (*check).clone(), task.host.clone(), port));
+                                }
+                            }
+                        }
+                    }
+                }
+                due
+            };
+            if due.is_empty() {
+                continue;
+            }
+            let outcomes = futures::future::join_all(
+                due.iter().map(|(_, _, check, host, port)| crate::health::probe(&client, check, host, *port)),
+            )
+            .await;
+            {
+                let mut core = self.core.lock().expect("core lock");
+                let now = crate::core::now();
+                for ((task_id, index, check, _, _), outcome) in due.into_iter().zip(outcomes) {
+                    core.record_health(&task_id, index, &check, outcome, now);
+                }
+            }
+            let _ = self.commit_quietly().await;
+        }
+    }
+
     /// Fills offers with launches; declines what is not used.
     async fn on_offers(&self, offers: Vec<Offer>) {
         let now_ms = chrono::Utc::now().timestamp_millis();
@@ -349,7 +401,7 @@ impl Scheduler {
                     declines.push(offer.id.clone());
                     continue;
                 }
-                let (planned, _rejections) = scheduling::plan_launches(&offer, &requests, &placements, &match_config);
+                let (planned, _rejections) = launch::plan_launches(&offer, &requests, &placements, &match_config);
                 if planned.is_empty() {
                     declines.push(offer.id.clone());
                     continue;
@@ -373,6 +425,7 @@ impl Scheduler {
                         ip_addresses: Vec::new(),
                         healthy: None,
                         killing: false,
+                        health: Vec::new(),
                     };
                     placements.add(&instance, &offer);
                     core.add_instance(instance);

@@ -148,6 +148,7 @@ mod tests {
             ip_addresses: vec![],
             healthy: None,
             killing: false,
+            health: Vec::new(),
         }
     }
 

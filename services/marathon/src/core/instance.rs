@@ -38,6 +38,9 @@ pub struct Instance {
     pub healthy: Option<bool>,
     /// A kill has been sent.
     pub killing: bool,
+    /// Results of Marathon-run health checks, one per check of the app.
+    #[serde(default)]
+    pub health: Vec<crate::health::HealthResult>,
 }
 
 impl Instance {
@@ -102,7 +105,9 @@ impl Instance {
         if with_service_ports && !self.service_ports.is_empty() {
             o.insert("servicePorts".into(), json!(self.service_ports));
         }
-        if let Some(healthy) = self.healthy {
+        if !self.health.is_empty() {
+            o.insert("healthCheckResults".into(), json!(self.health.iter().map(|h| h.json(&self.instance_id())).collect::<Vec<_>>()));
+        } else if let Some(healthy) = self.healthy {
             o.insert(
                 "healthCheckResults".into(),
                 json!([{

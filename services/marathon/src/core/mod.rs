@@ -418,6 +418,37 @@ impl Core {
         self.delays.insert(app_id.clone(), Delay { seconds, until_ms: now_ms + (seconds * 1000.0) as i64 });
     }
 
+    /// Applies a Marathon health-check result to a task: updates its results and `healthy` flag, emits the
+    /// health events, and schedules a kill after too many consecutive failures.
+    pub fn record_health(&mut self, task_id: &str, index: usize, check: &crate::app::HealthCheck, outcome: Result<(), String>, now: Timestamp) {
+        let Some(task) = self.instances.get_mut(task_id) else { return };
+        let started_ms = task.started_at.map(|t| t.millis()).unwrap_or(now.millis());
+        let failed = outcome.is_err();
+        let Some(result) = task.health.get_mut(index) else { return };
+        let verdict = result.record(check, outcome, now, started_ms);
+        task.healthy = Some(task.health.iter().all(|h| h.alive == Some(true)));
+        let (app_id, version, instance_id) = (task.app_id.to_string(), task.version.to_string(), task.instance_id());
+        if failed {
+            self.events.push(event("failed_health_check_event", json!({"appId": app_id, "instanceId": instance_id, "healthCheck": crate::app::health_check_json(check)})));
+        }
+        if verdict.changed {
+            let alive = task.healthy == Some(true);
+            self.events.push(event("health_status_changed_event", json!({"appId": app_id, "instanceId": instance_id, "version": version, "alive": alive})));
+            self.events.push(event("instance_health_changed_event", json!({"instanceId": instance_id, "runSpecId": app_id, "runSpecVersion": version, "healthy": alive})));
+        }
+        if verdict.kill && !task.killing {
+            task.killing = true;
+            let (host, agent) = (task.host.clone(), task.agent_id.clone());
+            self.kills.push((task_id.to_string(), agent.clone()));
+            self.events.push(event(
+                "unhealthy_instance_kill_event",
+                json!({"appId": app_id, "taskId": task_id, "instanceId": instance_id, "version": version, "reason": "Health check failed", "host": host, "slaveId": agent}),
+            ));
+        }
+        let snapshot = task.clone();
+        self.writes.push(Write::Instance(Box::new(snapshot)));
+    }
+
     /// Records a launched task.
     pub fn add_instance(&mut self, instance: Instance) {
         self.writes.push(Write::Instance(Box::new(instance.clone())));

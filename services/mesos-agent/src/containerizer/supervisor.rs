@@ -7,7 +7,9 @@
 //! still reserves the group id), writes the raw wait(2) status to a file and
 //! exits. Because the supervisor is not the agent, the task survives agent
 //! restarts, and a restarted agent can still learn the exact exit status from
-//! that file. The supervisor closes every inherited descriptor (agent sockets
+//! that file. The supervisor is named `mesos-task-sup` (comm) and ignores
+//! SIGTERM/SIGINT/SIGHUP/SIGQUIT, so stopping the agent by name or signal does
+//! not take its tasks down. It closes every inherited descriptor (agent sockets
 //! must not outlive the agent); the task gets stdin = `/dev/null`, its
 //! stdout/stderr files, and nothing else (everything else is close-on-exec).
 //!
@@ -288,6 +290,12 @@ pub(crate) fn spawn(req: &SpawnRequest) -> io::Result<Spawned> {
                 }
                 report(w, TAG_CHILD_ERROR, Stage::Exec.code(), err);
                 libc::_exit(EXEC_FAILED_CODE);
+            }
+            // Not the agent: a different name, and deaf to the signals an
+            // operator would use to stop the agent (`killall mesos-agent`).
+            libc::prctl(libc::PR_SET_NAME, c"mesos-task-sup".as_ptr() as libc::c_ulong, 0, 0, 0);
+            for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+                libc::signal(sig, libc::SIG_IGN);
             }
             report(w, TAG_PID, task, 0);
             // Drop every inherited descriptor (agent sockets, the pipe, files).

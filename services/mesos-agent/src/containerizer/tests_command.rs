@@ -260,6 +260,9 @@ async fn command_recovery_reattaches_after_restart() {
     assert_eq!(cp.pid, Some(pid));
     assert_eq!(cp.pid_start_time, procfs::start_time(pid));
     assert!(cp.supervisor_pid.is_some() && cp.supervisor_start_time.is_some());
+    let sup = cp.supervisor_pid.unwrap_or_default();
+    assert_eq!(read(Path::new(&format!("/proc/{sup}/comm"))).trim(), "mesos-task-sup");
+    assert_eq!(procfs::read_stat(pid).map(|s| (s.session, s.pgrp)), Some((sup, pid)));
     assert_eq!(scan_checkpoints(&w.dir, &w.agent), vec![cp.clone()]);
 
     let (second, mut rx2) = Containerizers::new(w.config());

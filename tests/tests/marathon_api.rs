@@ -1,0 +1,237 @@
+//! Marathon against a real master, a real agent and a real ZooKeeper: the tutorial's basic-0 app through the
+//! REST API, its upstream response shape and errors, scaling, a task that keeps failing backing off, and
+//! deletion.
+
+use integration_tests::{binary, free_port, get_json, wait_for, Process, ScratchDir, ZooKeeper};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A one-agent cluster plus Marathon, all on loopback.
+struct Cluster {
+    _zk: ZooKeeper,
+    _logs: ScratchDir,
+    _work: ScratchDir,
+    _master: Process,
+    _agent: Process,
+    _marathon: Process,
+    marathon_port: u16,
+    agent_port: u16,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let zk = ZooKeeper::start().await;
+        let logs = ScratchDir::new("marathon-logs");
+        let work = ScratchDir::new("marathon-agent");
+        let (master_port, agent_port, marathon_port) = (free_port(), free_port(), free_port());
+        let zk_mesos = zk.url("/mesos");
+        let master = Process::start(
+            "master",
+            &binary("mesos-master"),
+            &[],
+            &[
+                ("MESOS_ZK", zk_mesos.as_str()),
+                ("MESOS_IP", "127.0.0.1"),
+                ("MESOS_HOSTNAME", "127.0.0.1"),
+                ("MESOS_PORT", &master_port.to_string()),
+                ("MESOS_REGISTRY", "in_memory"),
+                ("MESOS_ALLOCATION_INTERVAL", "100ms"),
+            ],
+            logs.path(),
+        );
+        let agent = Process::start(
+            "agent",
+            &binary("mesos-agent"),
+            &[],
+            &[
+                ("MESOS_MASTER", zk_mesos.as_str()),
+                ("MESOS_IP", "127.0.0.1"),
+                ("MESOS_HOSTNAME", "127.0.0.1"),
+                ("MESOS_PORT", &agent_port.to_string()),
+                ("MESOS_WORK_DIR", &work.path().display().to_string()),
+                ("MESOS_RESOURCES", "cpus:4;mem:4096;disk:1000;ports:[31000-31999]"),
+            ],
+            logs.path(),
+        );
+        let marathon = Process::start(
+            "marathon",
+            &binary("marathon"),
+            &[
+                "--master",
+                &zk_mesos,
+                "--zk",
+                &zk.url("/marathon"),
+                "--http_port",
+                &marathon_port.to_string(),
+                "--hostname",
+                "127.0.0.1",
+                "--zk_session_timeout",
+                "3000",
+                "--reconciliation_initial_delay",
+                "1000",
+            ],
+            &[],
+            logs.path(),
+        );
+        let cluster = Cluster { _zk: zk, _logs: logs, _work: work, _master: master, _agent: agent, _marathon: marathon, marathon_port, agent_port };
+        let info = cluster.url("/v2/info");
+        wait_for(Duration::from_secs(30), "marathon to register with Mesos", || {
+            let info = info.clone();
+            async move { get_json(&info).await.filter(|i| i["frameworkId"].is_string()) }
+        })
+        .await;
+        cluster
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.marathon_port)
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
+        let mut request = reqwest::Client::new().request(method, self.url(path)).header("Content-Type", "application/json");
+        if let Some(body) = body {
+            request = request.body(body.to_string());
+        }
+        let response = request.send().await.expect("marathon answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn running(&self, app: &str) -> usize {
+        get_json(&self.url(&format!("/v2/apps/{app}"))).await.and_then(|a| a["app"]["tasksRunning"].as_u64()).unwrap_or(0) as usize
+    }
+}
+
+const BASIC_0: &str = r#"{"id": "basic-0", "cmd": "while [ true ] ; do echo 'Hello Marathon' ; sleep 5 ; done", "cpus": 0.1, "mem": 10.0, "instances": 1}"#;
+
+#[tokio::test]
+async fn basic_0_runs_scales_and_is_deleted() {
+    let cluster = Cluster::start().await;
+    let (status, app) = cluster.send(reqwest::Method::POST, "/v2/apps", Some(BASIC_0)).await;
+    assert_eq!(status, 201, "{app}");
+    for (key, value) in [
+        ("id", json!("/basic-0")),
+        ("instances", json!(1)),
+        ("backoffSeconds", json!(1)),
+        ("backoffFactor", json!(1.15)),
+        ("maxLaunchDelaySeconds", json!(3600)),
+        ("upgradeStrategy", json!({"minimumHealthCapacity": 1, "maximumOverCapacity": 1})),
+        ("ports", json!([0])),
+        ("tasksRunning", json!(0)),
+        ("tasks", json!([])),
+    ] {
+        assert_eq!(app[key], value, "{key} in {app}");
+    }
+    assert_eq!(app["deployments"].as_array().map(Vec::len), Some(1));
+
+    wait_for(Duration::from_secs(30), "basic-0 to run", || async { (cluster.running("basic-0").await == 1).then_some(()) }).await;
+    let app = get_json(&cluster.url("/v2/apps/basic-0")).await.unwrap();
+    let task = &app["app"]["tasks"][0];
+    assert!(task["id"].as_str().unwrap().starts_with("basic-0."));
+    assert_eq!(task["state"], "TASK_RUNNING");
+    assert!(app["app"]["portDefinitions"][0]["port"].as_u64().unwrap() >= 10000, "service port assigned");
+    let deployments = get_json(&cluster.url("/v2/deployments")).await.unwrap();
+    wait_for(Duration::from_secs(10), "the deployment to finish", || async {
+        get_json(&cluster.url("/v2/deployments")).await.filter(|d| d.as_array().is_some_and(Vec::is_empty))
+    })
+    .await;
+    assert!(deployments.is_array());
+
+    // The sandbox stdout says hello, read through the agent's /files API.
+    let state = get_json(&format!("http://127.0.0.1:{}/state", cluster.agent_port)).await.unwrap();
+    let dir = state["frameworks"][0]["executors"][0]["directory"].as_str().unwrap().to_string();
+    let read = format!("http://127.0.0.1:{}/files/read?path={dir}/stdout&offset=0", cluster.agent_port);
+    wait_for(Duration::from_secs(10), "Hello Marathon in stdout", || {
+        let read = read.clone();
+        async move { get_json(&read).await.filter(|r| r["data"].as_str().is_some_and(|d| d.contains("Hello Marathon"))) }
+    })
+    .await;
+
+    // Scale to 3 and back to 1.
+    let (status, body) = cluster.send(reqwest::Method::PUT, "/v2/apps/basic-0", Some(r#"{"instances": 3}"#)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["deploymentId"].is_string() && body["version"].is_string());
+    wait_for(Duration::from_secs(30), "3 instances", || async { (cluster.running("basic-0").await == 3).then_some(()) }).await;
+    cluster.send(reqwest::Method::PUT, "/v2/apps/basic-0?force=true", Some(r#"{"instances": 1}"#)).await;
+    wait_for(Duration::from_secs(30), "back to 1 instance", || async { (cluster.running("basic-0").await == 1).then_some(()) }).await;
+
+    // Delete.
+    let (status, _) = cluster.send(reqwest::Method::DELETE, "/v2/apps/basic-0", None).await;
+    assert_eq!(status, 200);
+    let (status, body) = cluster.send(reqwest::Method::GET, "/v2/apps/basic-0", None).await;
+    assert_eq!((status, body), (404, json!({"message": "App '/basic-0' does not exist"})));
+    wait_for(Duration::from_secs(30), "the task to be killed", || async {
+        get_json(&cluster.url("/v2/tasks")).await.filter(|t| t["tasks"].as_array().is_some_and(Vec::is_empty))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn upstream_errors() {
+    let cluster = Cluster::start().await;
+    let post = |body: &'static str| cluster.send(reqwest::Method::POST, "/v2/apps", Some(body));
+    let (status, body) = post("{not json").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["message"], "Invalid JSON");
+    let (status, body) = post(r#"{"id": "bad", "cmd": "x", "cpus": -3}"#).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["message"], "Object is not valid");
+    assert!(body["details"].as_array().unwrap().iter().any(|d| d["path"] == "/cpus"), "{body}");
+    let (status, body) = post(r#"{"id": "UPPER", "cmd": "x"}"#).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = post(r#"{"id": "dup", "cmd": "sleep 100", "cpus": 0.1, "mem": 16}"#).await;
+    assert_eq!(status, 201);
+    let (status, body) = post(r#"{"id": "dup", "cmd": "sleep 100", "cpus": 0.1, "mem": 16}"#).await;
+    assert_eq!(status, 409);
+    assert_eq!(body["message"], "An app with id [/dup] already exists.");
+    let (status, body) = cluster.send(reqwest::Method::GET, "/v2/apps/nope", None).await;
+    assert_eq!((status, body["message"].clone()), (404, json!("App '/nope' does not exist")));
+    let response = reqwest::Client::new().post(cluster.url("/v2/apps")).body(BASIC_0).send().await.unwrap();
+    assert_eq!(response.status(), 415);
+    let (status, body) = cluster.send(reqwest::Method::GET, "/v2/nothing-here", None).await;
+    assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test]
+async fn a_failing_task_is_relaunched_with_growing_backoff() {
+    let cluster = Cluster::start().await;
+    let (status, _) = cluster
+        .send(reqwest::Method::POST, "/v2/apps", Some(r#"{"id": "crashy", "cmd": "exit 1", "cpus": 0.1, "mem": 16, "backoffSeconds": 1, "backoffFactor": 2}"#))
+        .await;
+    assert_eq!(status, 201);
+    let last_failure = wait_for(Duration::from_secs(20), "a recorded task failure", || async {
+        get_json(&cluster.url("/v2/apps/crashy")).await.and_then(|a| a["app"].get("lastTaskFailure").cloned())
+    })
+    .await;
+    assert_eq!(last_failure["state"], "TASK_FAILED");
+    let queued = wait_for(Duration::from_secs(20), "crashy in the queue with a delay", || async {
+        get_json(&cluster.url("/v2/queue")).await.and_then(|q| q["queue"].as_array().and_then(|items| items.first().cloned()))
+    })
+    .await;
+    assert_eq!(queued["app"]["id"], "/crashy");
+    assert!(queued["delay"]["timeLeftSeconds"].is_number());
+}
+
+/// The Python interpreter with the test clients installed (`scripts/test.sh` sets `MESOS_RS_PYTHON` to its
+/// virtualenv), if it can import `module`.
+fn python_with(module: &str) -> Option<String> {
+    let python = std::env::var("MESOS_RS_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let ok = std::process::Command::new(&python).args(["-c", &format!("import {module}")]).output().ok()?.status.success();
+    ok.then_some(python)
+}
+
+#[tokio::test]
+async fn the_marathon_python_client_works_unmodified() {
+    let Some(python) = python_with("marathon") else {
+        eprintln!("skipped: no python with the `marathon` package (scripts/test.sh installs it)");
+        return;
+    };
+    let cluster = Cluster::start().await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/marathon_client.py");
+    let url = cluster.url("");
+    let output = tokio::process::Command::new(python).args([script, &url]).output().await.expect("python runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("all checks passed"), "{text}");
+}
