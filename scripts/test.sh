@@ -16,10 +16,11 @@ if ! "$PYENV/bin/python" -c 'import marathon, pymesos' >/dev/null 2>&1; then
 fi
 export MESOS_RS_PYTHON=$PYENV/bin/python
 
-log "building release binaries"
-cargo build --release --locked --workspace --bins
+# Tests use debug builds (fast to compile); the images use the size-optimised release build.
+log "building the binaries the integration tests start"
+cargo build --locked --workspace --bins
 log "unit and integration tests"
-cargo test --release --locked --workspace
+cargo test --locked --workspace
 if [ "${1:-}" != "--no-e2e" ]; then
     log "end-to-end walkthrough on the compose cluster"
     bash tests/e2e/walkthrough.sh

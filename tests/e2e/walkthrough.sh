@@ -56,9 +56,12 @@ compose -f compose.yaml up -d >/dev/null 2>&1 || { not_ok "compose up"; exit 1; 
 ok "compose up"
 
 wait_for 120 "master /health answers 200" curl -fsS --max-time 2 http://127.0.0.1:5050/health
-wait_for 120 "/master/slaves lists both agents" test "$(json http://127.0.0.1:5050/master/slaves 'len(d["slaves"])')" = 2
-wait_for 120 "/master/frameworks lists marathon" test "$(json http://127.0.0.1:5050/master/frameworks '[f["name"] for f in d["frameworks"]]')" = "['marathon']"
-wait_for 60 "marathon /ping answers pong" test "$(curl -fsS --max-time 2 http://127.0.0.1:8080/ping)" = pong
+two_agents() { [ "$(json http://127.0.0.1:5050/master/slaves 'len(d["slaves"])')" = 2 ]; }
+marathon_registered() { [ "$(json http://127.0.0.1:5050/master/frameworks '[f["name"] for f in d["frameworks"]]')" = "['marathon']" ]; }
+pong() { [ "$(curl -fsS --max-time 2 http://127.0.0.1:8080/ping)" = pong ]; }
+wait_for 120 "/master/slaves lists both agents" two_agents
+wait_for 120 "/master/frameworks lists marathon" marathon_registered
+wait_for 60 "marathon /ping answers pong" pong
 
 # basic-0, posted exactly as the tutorial does.
 code=$(curl -s -o /tmp/mesos-rs-basic-0.json -w '%{http_code}' -X POST http://127.0.0.1:8080/v2/apps -d @"$E2E/basic-0.json" -H "Content-type: application/json")
@@ -74,7 +77,8 @@ assert len(app["deployments"]) == 1 and "version" in app
 PY
 then ok "POST basic-0 answers 201 with the tutorial's app JSON"; else not_ok "POST basic-0 answers 201 with the tutorial's app JSON (got $code)"; fi
 
-wait_for 60 "basic-0 runs" test "$(json http://127.0.0.1:8080/v2/apps/basic-0 'd["app"]["tasksRunning"]')" = 1
+basic0_running() { [ "$(json http://127.0.0.1:8080/v2/apps/basic-0 'd["app"]["tasksRunning"]')" = 1 ]; }
+wait_for 60 "basic-0 runs" basic0_running
 
 # Read basic-0's stdout through the agent's /files API, as the master UI's sandbox browser does.
 sandbox_stdout() {
@@ -104,4 +108,5 @@ wait_for 10 "docker ps names basic-3's container mesos-<agentId>.<containerId>" 
 port=$(basic0_agent_port) || port=5051
 if [ "$port" = 5051 ]; then victim=mesos-agent-1; survivor=5052; else victim=mesos-agent-2; survivor=5051; fi
 compose -f compose.yaml stop "$victim" >/dev/null 2>&1
-wait_for 120 "basic-0 is relaunched on the surviving agent after $victim dies" test "$(basic0_agent_port)" = "$survivor"
+relaunched() { [ "$(basic0_agent_port)" = "$survivor" ] && basic0_running; }
+wait_for 120 "basic-0 is relaunched on the surviving agent after $victim dies" relaunched

@@ -10,7 +10,7 @@ mod flags;
 mod health;
 mod metrics;
 mod scheduler;
-mod launch;
+mod scheduling;
 
 mod store;
 mod ui;
@@ -52,6 +52,7 @@ async fn main() {
         config: config.clone(),
         wake: Notify::new(),
         framework_id: Mutex::new(None),
+        agent_attributes: Mutex::new(Default::default()),
     });
     let election = if config.ha {
         let group = format!("{}/leader-curator", zk_url.path);

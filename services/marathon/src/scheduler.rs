@@ -8,7 +8,7 @@ use crate::core::instance::Instance;
 use crate::core::{converge, Core, Write};
 use crate::driver::{Driver, DriverEvent};
 use crate::flags::Config;
-use crate::launch::{self, LaunchRequest, MatchConfig, PlacementIndex};
+use crate::scheduling::{self, LaunchRequest, MatchConfig, PlacementIndex};
 use crate::store::{Category, Store};
 use common::mesos::scheduler::{Acknowledge, Call, CallType, Decline, Kill, Reconcile, ReconcileTask, Roles};
 use common::mesos::{Filters, Id, Offer, Operation};
@@ -91,6 +91,8 @@ pub struct Scheduler {
     pub wake: Notify,
     /// The framework id, once known.
     pub framework_id: Mutex<Option<String>>,
+    /// Attributes of the agents seen in offers, for constraints on tasks running there.
+    pub agent_attributes: Mutex<std::collections::HashMap<String, Vec<common::resources::Attribute>>>,
 }
 
 impl Scheduler {
@@ -394,14 +396,37 @@ impl Scheduler {
                     queue.push((app.clone(), decision.launch));
                 }
             }
-            let mut placements = PlacementIndex::from_instances(core.instances.values().filter(|i| i.is_active()));
+            let known_agents = {
+                let mut known = self.agent_attributes.lock().expect("lock");
+                for offer in &offers {
+                    known.insert(offer.agent_id.value.clone(), offer.attributes.clone());
+                }
+                known.clone()
+            };
+            let mut placements = PlacementIndex::from_instances(core.instances.values().filter(|i| i.is_active()))
+                .with_agent_attributes(known_agents.iter().map(|(id, attrs)| (id.as_str(), attrs.as_slice())));
             for offer in offers {
                 let requests: Vec<LaunchRequest> = queue.iter().filter(|(_, n)| *n > 0).map(|(app, n)| LaunchRequest { app, count: *n }).collect();
                 if requests.is_empty() {
                     declines.push(offer.id.clone());
                     continue;
                 }
-                let (planned, _rejections) = launch::plan_launches(&offer, &requests, &placements, &match_config);
+                let (planned, rejections) = scheduling::plan_launches(&offer, &requests, &placements, &match_config);
+                let now = crate::core::now();
+                for request in &requests {
+                    let stats = core.offer_stats.entry(request.app.id.clone()).or_default();
+                    stats.processed += 1;
+                    if planned.iter().any(|p| p.app_id == request.app.id) {
+                        stats.last_used_at = Some(now);
+                    } else {
+                        stats.unused += 1;
+                        stats.last_unused_at = Some(now);
+                    }
+                }
+                for (app_id, no_match) in &rejections {
+                    let stats = core.offer_stats.entry(app_id.clone()).or_default();
+                    *stats.rejects.entry(no_match.reason().as_str()).or_default() += 1;
+                }
                 if planned.is_empty() {
                     declines.push(offer.id.clone());
                     continue;

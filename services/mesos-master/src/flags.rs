@@ -1,5 +1,6 @@
 //! The master's flags (a subset of Mesos 1.11's, with upstream names and defaults).
 
+use crate::allocator::MinAllocatable;
 use common::config::{Flag, Kind, MesosDuration, Schema, Style};
 use serde::Deserialize;
 
@@ -17,15 +18,18 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("zk", Kind::ZkUrl, None, "ZooKeeper URL for leader election; without it the master runs standalone."),
     Flag::new("zk_session_timeout", Kind::Duration, Some("10secs"), "ZooKeeper session timeout."),
     Flag::new("registry", Kind::Choice(&["in_memory", "replicated_log"]), Some("replicated_log"), "Where the registry of admitted agents lives: in_memory, or replicated_log (durable: in ZooKeeper with --zk, else under --work_dir)."),
-    Flag::new("quorum", Kind::Int { min: 1, max: 99 }, None, "Masters that must be running for the durable registry; required with --zk and replicated_log."),
+    Flag::new("quorum", Kind::Int { min: 1, max: 99 }, None, "With --zk and replicated_log: masters that must have joined the ZooKeeper group before a newly elected leader recovers the registry and serves (set it to a majority of the masters); required there, ignored otherwise."),
     Flag::new("work_dir", Kind::Text, None, "Directory for the master's persistent state; required with replicated_log."),
     Flag::new("cluster", Kind::Text, None, "Cluster name shown in the web UI and /state."),
     Flag::new("log_dir", Kind::Text, None, "Directory for log files (default: stderr only)."),
     Flag::new("logging_level", Kind::Choice(&["INFO", "WARNING", "ERROR"]), Some("INFO"), "Log level."),
     Flag::new("agent_ping_timeout", Kind::Duration, Some("15secs"), "Time without a pong after which a ping counts as missed."),
-    Flag::new("max_agent_ping_timeouts", COUNT, Some("5"), "Missed pings after which an agent is unreachable."),
+    Flag::new("max_agent_ping_timeouts", Kind::Int { min: 1, max: 1_000_000 }, Some("5"), "Consecutive ping intervals with the agent's link down after which the agent is marked unreachable."),
+    Flag::new("agent_reregister_timeout", Kind::Duration, Some("10mins"), "After a leader is elected, agents in the recovered registry that have not re-registered within this time are marked unreachable (upstream requires at least 10mins; shorter values are accepted for testing)."),
     Flag::new("offer_timeout", Kind::Duration, None, "Offers not used within this time are rescinded (default: never)."),
     Flag::new("allocation_interval", Kind::Duration, Some("1secs"), "Time between allocation cycles (freed resources are offered at once)."),
+    Flag::new("min_allocatable_resources", Kind::Parsed { check: valid_min_allocatable, expected: "alternatives separated by '|' of ';'-separated name:amount minimums, e.g. cpus:0.01|mem:32" }, Some("cpus:0.01|mem:32"), "Smallest offer worth making: one of the '|'-separated sets of minimums must be met."),
+    Flag::new("weights", Kind::Parsed { check: valid_weights, expected: "role=weight pairs separated by commas, e.g. web=2,batch=0.5" }, None, "Role weights for fair sharing, `role=weight,role=weight` (default weight 1)."),
     Flag::new("max_completed_frameworks", COUNT, Some("50"), "Completed frameworks kept for /state."),
     Flag::new("max_completed_tasks_per_framework", COUNT, Some("1000"), "Completed tasks kept per framework."),
 ];
@@ -52,6 +56,10 @@ pub struct Config {
     pub zk: Option<String>,
     pub zk_session_timeout: MesosDuration,
     pub registry: String,
+    /// With `--zk` and `--registry=replicated_log`: how many masters must be members of the ZooKeeper group
+    /// (`json.info_` znodes) before a newly elected leader recovers the registry and starts serving scheduler
+    /// and agent calls (which get `503` until then). Set it to a majority of the masters so that a leader
+    /// partitioned away with a minority never serves. Ignored with `in_memory` or without `--zk`.
     pub quorum: Option<u32>,
     pub work_dir: Option<String>,
     pub cluster: Option<String>,
@@ -59,13 +67,26 @@ pub struct Config {
     pub logging_level: String,
     pub agent_ping_timeout: MesosDuration,
     pub max_agent_ping_timeouts: u32,
+    pub agent_reregister_timeout: MesosDuration,
     pub offer_timeout: Option<MesosDuration>,
     pub allocation_interval: MesosDuration,
+    pub min_allocatable_resources: String,
+    pub weights: Option<String>,
     pub max_completed_frameworks: usize,
     pub max_completed_tasks_per_framework: usize,
 }
 
 impl Config {
+    /// `--min_allocatable_resources`, parsed (checked by the flag loader).
+    pub fn min_allocatable(&self) -> MinAllocatable {
+        MinAllocatable::parse(&self.min_allocatable_resources).unwrap_or_default()
+    }
+
+    /// `--weights` as (role, weight) pairs (checked by the flag loader).
+    pub fn role_weights(&self) -> Vec<(String, f64)> {
+        self.weights.as_deref().and_then(|w| parse_weights(w).ok()).unwrap_or_default()
+    }
+
     /// Cross-flag rules upstream enforces at start-up.
     pub fn validate(&self) -> Result<(), String> {
         if self.registry == "replicated_log" {
@@ -82,5 +103,42 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+fn valid_min_allocatable(text: &str) -> bool {
+    MinAllocatable::parse(text).is_ok()
+}
+
+fn valid_weights(text: &str) -> bool {
+    parse_weights(text).is_ok()
+}
+
+/// Parses `role=weight,role=weight`; weights must be positive numbers.
+pub fn parse_weights(text: &str) -> Result<Vec<(String, f64)>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (role, weight) = pair.split_once('=').ok_or_else(|| format!("'{pair}' is not role=weight"))?;
+            let weight: f64 = weight.trim().parse().map_err(|_| format!("weight of '{role}' is not a number"))?;
+            if !(weight.is_finite() && weight > 0.0) || role.trim().is_empty() {
+                return Err(format!("'{pair}' needs a role and a positive weight"));
+            }
+            Ok((role.trim().to_string(), weight))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_parse() {
+        assert_eq!(parse_weights("web=2, batch=0.5").unwrap(), vec![("web".to_string(), 2.0), ("batch".to_string(), 0.5)]);
+        for bad in ["web", "web=x", "web=0", "=1", "web=-1"] {
+            assert!(parse_weights(bad).is_err(), "{bad}");
+        }
     }
 }

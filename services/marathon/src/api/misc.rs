@@ -203,7 +203,7 @@ pub fn queue(node: &Node) -> Response {
                 "count": count,
                 "delay": {"timeLeftSeconds": left.ceil() as i64, "overdue": left <= 0.0},
                 "since": app.version.to_string(),
-                "processedOffersSummary": {"processedOffersCount": 0, "unusedOffersCount": 0, "rejectSummaryLastOffers": [], "rejectSummaryLaunchAttempt": []},
+                "processedOffersSummary": core.offer_stats.get(&app.id).cloned().unwrap_or_default().json(),
             }))
         })
         .collect();

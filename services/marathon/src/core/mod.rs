@@ -62,6 +62,39 @@ impl DeploymentResult {
     }
 }
 
+/// How offers went for an app while it waited (`processedOffersSummary` of `/v2/queue`).
+#[derive(Debug, Clone, Default)]
+pub struct OfferStats {
+    /// Offers looked at for the app.
+    pub processed: u64,
+    /// Offers not used for the app.
+    pub unused: u64,
+    /// Last time an offer was used.
+    pub last_used_at: Option<Timestamp>,
+    /// Last time an offer was not used.
+    pub last_unused_at: Option<Timestamp>,
+    /// Why offers were declined, by reason name.
+    pub rejects: BTreeMap<&'static str, u64>,
+}
+
+impl OfferStats {
+    /// `processedOffersSummary`.
+    pub fn json(&self) -> Value {
+        let reasons: Vec<Value> = crate::scheduling::NoMatchReason::ALL
+            .iter()
+            .map(|r| json!({"reason": r.as_str(), "declined": self.rejects.get(r.as_str()).copied().unwrap_or(0), "processed": self.processed}))
+            .collect();
+        json!({
+            "processedOffersCount": self.processed,
+            "unusedOffersCount": self.unused,
+            "lastUnusedOfferAt": self.last_unused_at.map(|t| t.to_string()),
+            "lastUsedOfferAt": self.last_used_at.map(|t| t.to_string()),
+            "rejectSummaryLastOffers": reasons,
+            "rejectSummaryLaunchAttempt": reasons,
+        })
+    }
+}
+
 /// Marathon's state.
 #[derive(Debug, Default)]
 pub struct Core {
@@ -83,6 +116,8 @@ pub struct Core {
     pub events: Vec<Value>,
     /// Kills to send to Mesos: (task id, agent id).
     pub kills: Vec<(String, String)>,
+    /// Offer outcomes per waiting app.
+    pub offer_stats: HashMap<PathId, OfferStats>,
     /// Service-port range `[min, max)`.
     pub service_port_range: (u32, u32),
 }
