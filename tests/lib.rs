@@ -102,7 +102,7 @@ pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
     let path = dir.join(name);
-    assert!(path.exists(), "{} is not built; run `cargo build --release` (the test script does)", path.display());
+    assert!(path.exists(), "{} is not built; run `cargo build --workspace --bins` (scripts/test.sh does)", path.display());
     path
 }
 

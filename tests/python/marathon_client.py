@@ -53,6 +53,7 @@ def main(url):
 
     client.scale_app("client-app", instances=2)
     wait("scaled to two", lambda: client.get_app("client-app").tasks_running == 2)
+    wait("the scale deployment finished", lambda: client.list_deployments() == [])
     task = client.list_tasks("client-app")[0]
     client.kill_task("client-app", task.id, scale=True)
     wait("scaled back to one by killing a task", lambda: client.get_app("client-app").instances == 1

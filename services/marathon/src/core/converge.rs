@@ -43,7 +43,7 @@ pub fn progress(app: &AppDefinition, tasks: &[&Instance]) -> Progress {
     let version = app.last_config_change_at();
     let mut p = Progress::default();
     for task in tasks.iter().filter(|t| t.is_active() && !t.killing) {
-        if task.version == version {
+        if task.version >= version {
             p.current += 1;
             if is_ready(app, task) {
                 p.ready += 1;
@@ -65,8 +65,10 @@ pub fn progress(app: &AppDefinition, tasks: &[&Instance]) -> Progress {
 pub fn converge(app: &AppDefinition, tasks: &[&Instance], may_launch: bool) -> Convergence {
     let n = app.instances.max(0) as usize;
     let version = app.last_config_change_at();
-    let mut current: Vec<&Instance> = tasks.iter().copied().filter(|t| t.is_active() && !t.killing && t.version == version).collect();
-    let mut outdated: Vec<&Instance> = tasks.iter().copied().filter(|t| t.is_active() && !t.killing && t.version != version).collect();
+    // A task launched at or after the last configuration change runs the current configuration (scaling
+    // changes the app version but not its configuration).
+    let mut current: Vec<&Instance> = tasks.iter().copied().filter(|t| t.is_active() && !t.killing && t.version >= version).collect();
+    let mut outdated: Vec<&Instance> = tasks.iter().copied().filter(|t| t.is_active() && !t.killing && t.version < version).collect();
     order_for_kill(&mut current, app.kill_selection);
     order_for_kill(&mut outdated, app.kill_selection);
     let mut out = Convergence::default();

@@ -365,7 +365,7 @@ impl Core {
     /// Instances an app is still waiting for (launch queue).
     pub fn queue_count(&self, id: &PathId) -> usize {
         let Some(app) = self.apps.get(id) else { return 0 };
-        let active = self.tasks_of(id).into_iter().filter(|t| t.is_active() && !t.killing && t.version == app.last_config_change_at()).count();
+        let active = self.tasks_of(id).into_iter().filter(|t| t.is_active() && !t.killing && t.version >= app.last_config_change_at()).count();
         (app.instances.max(0) as usize).saturating_sub(active)
     }
 
