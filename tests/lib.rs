@@ -197,3 +197,664 @@ pub async fn get_json(url: &str) -> Option<serde_json::Value> {
     }
     response.json().await.ok()
 }
+
+/// Polls a master's `/master/state` (through its redirect when it is a standby) until `check` accepts it.
+pub async fn wait_for_state<F>(master: &str, timeout: Duration, what: &str, check: F) -> serde_json::Value
+where
+    F: Fn(&serde_json::Value) -> bool,
+{
+    let url = format!("http://{master}/master/state");
+    wait_for(timeout, what, || {
+        let url = url.clone();
+        let check = &check;
+        async move { get_json(&url).await.filter(|s| check(s)) }
+    })
+    .await
+}
+
+/// Standard padded base64, for the uuids of simulated status updates.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+pub mod hollow {
+    //! A hollow agent: speaks the real agent link (`common::agent_link`) to a master but runs nothing. It
+    //! registers (following 307s from standbys, trying each master it was given), re-registers with its id and
+    //! live tasks whenever the link breaks, answers launches with reliable STARTING → RUNNING → terminal
+    //! updates (one at a time per task, each retried until acknowledged), kills tasks on KILL and
+    //! SHUTDOWN_FRAMEWORK, and counts pings. What a task does is read from its command:
+    //! - contains `sleep`: stays RUNNING until killed;
+    //! - contains `exit N` with N ≠ 0: TASK_FAILED ("Command exited with status N");
+    //! - anything else: TASK_FINISHED.
+    //!
+    //! Many can run in one process (one tokio task each), which makes it a cluster simulator too.
+
+    use common::agent_link::{AgentCall, AgentEvent, AgentInfo, RunningTask, PATH};
+    use common::mesos::{FrameworkInfo, Id, TaskInfo, TaskState, TaskStatus};
+    use common::recordio::Decoder;
+    use common::resources::{ReservationFormat, Resources};
+    use std::collections::{BTreeMap, VecDeque};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    use tokio::sync::Notify;
+
+    /// How long an unacknowledged update waits before it is sent again.
+    const RETRY: Duration = Duration::from_millis(700);
+
+    /// One simulated task.
+    #[derive(Debug, Clone)]
+    struct SimTask {
+        framework: FrameworkInfo,
+        info: TaskInfo,
+        /// Latest state generated (queued or sent).
+        state: TaskState,
+        /// Updates not yet acknowledged, oldest first; the head is the one in flight.
+        pending: VecDeque<TaskStatus>,
+        /// When the head was last sent.
+        sent_at: Option<Instant>,
+    }
+
+    #[derive(Debug, Default)]
+    struct Shared {
+        id: Option<Id>,
+        connected: bool,
+        paused: bool,
+        registrations: u32,
+        pings: u64,
+        tasks: BTreeMap<String, SimTask>,
+        acknowledged: Vec<(String, TaskState)>,
+        shutdowns: Vec<String>,
+        kills: Vec<String>,
+    }
+
+    /// A simulated agent. Stops (closing its link) when dropped.
+    pub struct HollowAgent {
+        shared: Arc<Mutex<Shared>>,
+        wake: Arc<Notify>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl HollowAgent {
+        /// Starts an agent advertising `resources` (text form) that registers with the first master of
+        /// `masters` (`host:port`) that takes it.
+        pub fn start(masters: &[String], resources: &str) -> HollowAgent {
+            let info = AgentInfo {
+                hostname: "127.0.0.1".into(),
+                ip: "127.0.0.1".into(),
+                port: u32::from(crate::free_port()),
+                resources: Resources::parse_text(resources).expect("valid resources").to_v1(ReservationFormat::PreRefinement),
+                attributes: Vec::new(),
+                version: "1.11.0".into(),
+            };
+            let shared = Arc::new(Mutex::new(Shared::default()));
+            let wake = Arc::new(Notify::new());
+            let task = tokio::spawn(run(masters.to_vec(), info, shared.clone(), wake.clone()));
+            HollowAgent { shared, wake, task }
+        }
+
+        fn with<T>(&self, f: impl FnOnce(&mut Shared) -> T) -> T {
+            f(&mut self.shared.lock().expect("hollow agent lock"))
+        }
+
+        /// The id the master gave, once registered.
+        pub fn id(&self) -> Option<String> {
+            self.with(|s| s.id.as_ref().map(|id| id.value.clone()))
+        }
+
+        /// Whether a registered link is open.
+        pub fn is_connected(&self) -> bool {
+            self.with(|s| s.connected)
+        }
+
+        /// How many times it (re-)registered.
+        pub fn registrations(&self) -> u32 {
+            self.with(|s| s.registrations)
+        }
+
+        /// Pings received.
+        pub fn pings(&self) -> u64 {
+            self.with(|s| s.pings)
+        }
+
+        /// Waits until it has registered at least `n` times and is connected; returns its id.
+        pub async fn registered(&self, n: u32, timeout: Duration) -> String {
+            crate::wait_for(timeout, "the hollow agent to register", || async move {
+                self.with(|s| (s.connected && s.registrations >= n).then(|| s.id.as_ref().map(|i| i.value.clone())).flatten())
+            })
+            .await
+        }
+
+        /// The latest state of a task (as generated, acknowledged or not).
+        pub fn task_state(&self, task_id: &str) -> Option<TaskState> {
+            self.with(|s| s.tasks.get(task_id).map(|t| t.state))
+        }
+
+        /// Every acknowledged update as (task id, state), in the order acknowledgements arrived.
+        pub fn acknowledged(&self) -> Vec<(String, TaskState)> {
+            self.with(|s| s.acknowledged.clone())
+        }
+
+        /// Updates still waiting for an acknowledgement.
+        pub fn unacknowledged(&self) -> usize {
+            self.with(|s| s.tasks.values().map(|t| t.pending.len()).sum())
+        }
+
+        /// Frameworks the master told it to shut down.
+        pub fn shutdowns(&self) -> Vec<String> {
+            self.with(|s| s.shutdowns.clone())
+        }
+
+        /// Tasks the master told it to kill.
+        pub fn kills(&self) -> Vec<String> {
+            self.with(|s| s.kills.clone())
+        }
+
+        /// Closes the link and stops re-registering (a crashed or partitioned agent).
+        pub fn disconnect(&self) {
+            self.with(|s| s.paused = true);
+            self.wake.notify_waiters();
+        }
+
+        /// Re-registers (with its id and live tasks) after [`HollowAgent::disconnect`].
+        pub fn reconnect(&self) {
+            self.with(|s| s.paused = false);
+            self.wake.notify_waiters();
+        }
+    }
+
+    impl Drop for HollowAgent {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    /// Why a session ended.
+    enum Ended {
+        /// Try this `host:port` next (a standby's redirect).
+        Redirect(String),
+        /// Anything else; try the next master after a pause.
+        Failed,
+    }
+
+    async fn run(masters: Vec<String>, info: AgentInfo, shared: Arc<Mutex<Shared>>, wake: Arc<Notify>) {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
+        let mut next = 0;
+        let mut target = masters[0].clone();
+        loop {
+            if shared.lock().expect("lock").paused {
+                let _ = tokio::time::timeout(Duration::from_millis(200), wake.notified()).await;
+                continue;
+            }
+            match session(&client, &target, &info, &shared, &wake).await {
+                Ended::Redirect(leader) => target = leader,
+                Ended::Failed => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    next += 1;
+                    target = masters[next % masters.len()].clone();
+                }
+            }
+        }
+    }
+
+    /// One registration and its event stream.
+    async fn session(client: &reqwest::Client, master: &str, info: &AgentInfo, shared: &Arc<Mutex<Shared>>, wake: &Notify) -> Ended {
+        let register = {
+            let s = shared.lock().expect("lock");
+            AgentCall::Register {
+                agent_info: info.clone(),
+                agent_id: s.id.clone(),
+                tasks: s
+                    .tasks
+                    .values()
+                    .filter(|t| !t.state.is_terminal())
+                    .map(|t| RunningTask { framework: t.framework.clone(), task: t.info.clone(), state: t.state })
+                    .collect(),
+            }
+        };
+        let base = format!("http://{master}");
+        let Ok(mut response) = client.post(format!("{base}{PATH}")).json(&register).send().await else { return Ended::Failed };
+        if response.status() == reqwest::StatusCode::TEMPORARY_REDIRECT {
+            let location = response.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
+            return Ended::Redirect(common::http::redirect_base_url(location).trim_start_matches("http://").to_string());
+        }
+        if !response.status().is_success() {
+            return Ended::Failed;
+        }
+        let Some(stream_id) = response.headers().get("mesos-stream-id").and_then(|v| v.to_str().ok()).map(str::to_string) else {
+            return Ended::Failed;
+        };
+        let mut decoder = Decoder::new(64 * 1024 * 1024);
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                chunk = response.chunk() => {
+                    let Ok(Some(bytes)) = chunk else { break };
+                    let Ok(records) = decoder.feed(&bytes) else { break };
+                    for record in records {
+                        if let Ok(event) = serde_json::from_slice::<AgentEvent>(&record) {
+                            on_event(shared, event);
+                        }
+                    }
+                }
+                _ = tick.tick() => {}
+                _ = wake.notified() => {}
+            }
+            if shared.lock().expect("lock").paused {
+                break;
+            }
+            send_due(client, &base, &stream_id, shared).await;
+        }
+        shared.lock().expect("lock").connected = false;
+        Ended::Failed
+    }
+
+    /// Sends the head update of every task that is due (never sent, or sent more than [`RETRY`] ago).
+    async fn send_due(client: &reqwest::Client, base: &str, stream_id: &str, shared: &Arc<Mutex<Shared>>) {
+        let due: Vec<(String, Id, TaskStatus)> = {
+            let s = shared.lock().expect("lock");
+            if !s.connected {
+                return;
+            }
+            s.tasks
+                .iter()
+                .filter(|(_, t)| t.sent_at.is_none_or(|at| at.elapsed() >= RETRY))
+                .filter_map(|(id, t)| Some((id.clone(), t.framework.id.clone()?, t.pending.front()?.clone())))
+                .collect()
+        };
+        for (task_id, framework_id, status) in due {
+            let sent = client
+                .post(format!("{base}{PATH}"))
+                .header("Mesos-Stream-Id", stream_id)
+                .json(&AgentCall::Update { framework_id, status })
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if sent {
+                if let Some(task) = shared.lock().expect("lock").tasks.get_mut(&task_id) {
+                    task.sent_at = Some(Instant::now());
+                }
+            }
+        }
+    }
+
+    fn on_event(shared: &Arc<Mutex<Shared>>, event: AgentEvent) {
+        let mut s = shared.lock().expect("lock");
+        match event {
+            AgentEvent::Registered { agent_id, .. } => {
+                s.id = Some(agent_id);
+                s.connected = true;
+                s.registrations += 1;
+                // Unacknowledged updates go again on the new link.
+                for task in s.tasks.values_mut() {
+                    task.sent_at = None;
+                }
+            }
+            AgentEvent::Launch { framework, task } => {
+                let Some(agent_id) = s.id.clone() else { return };
+                if s.tasks.contains_key(&task.task_id.value) {
+                    return;
+                }
+                let mut sim = SimTask { framework, info: task.clone(), state: TaskState::TASK_STAGING, pending: VecDeque::new(), sent_at: None };
+                for (state, message) in plan(&task) {
+                    queue(&mut sim, &agent_id, state, message);
+                }
+                s.tasks.insert(task.task_id.value.clone(), sim);
+            }
+            AgentEvent::Kill { task_id, .. } => {
+                s.kills.push(task_id.value.clone());
+                kill(&mut s, &task_id.value);
+            }
+            AgentEvent::Acknowledge { task_id, uuid, .. } => {
+                let Some(task) = s.tasks.get_mut(&task_id.value) else { return };
+                if task.pending.front().and_then(|h| h.uuid.as_deref()) != Some(uuid.as_str()) {
+                    return;
+                }
+                let acked = task.pending.pop_front().map(|h| h.state);
+                task.sent_at = None;
+                if let Some(state) = acked {
+                    s.acknowledged.push((task_id.value, state));
+                }
+            }
+            AgentEvent::ShutdownFramework { framework_id } => {
+                s.shutdowns.push(framework_id.value.clone());
+                let tasks: Vec<String> =
+                    s.tasks.iter().filter(|(_, t)| t.framework.id.as_ref() == Some(&framework_id)).map(|(id, _)| id.clone()).collect();
+                for task in tasks {
+                    kill(&mut s, &task);
+                }
+            }
+            AgentEvent::Ping => s.pings += 1,
+        }
+    }
+
+    /// Queues KILLING (for frameworks with TASK_KILLING_STATE) and KILLED unless the task already ends.
+    fn kill(s: &mut Shared, task_id: &str) {
+        let Some(agent_id) = s.id.clone() else { return };
+        let Some(task) = s.tasks.get_mut(task_id) else { return };
+        if task.state.is_terminal() {
+            return;
+        }
+        if task.framework.has_capability("TASK_KILLING_STATE") {
+            queue(task, &agent_id, TaskState::TASK_KILLING, None);
+        }
+        queue(task, &agent_id, TaskState::TASK_KILLED, Some("Command terminated with signal Terminated".into()));
+    }
+
+    /// What a launched task reports, from its command.
+    fn plan(task: &TaskInfo) -> Vec<(TaskState, Option<String>)> {
+        let command = task.command.as_ref().map(|c| c.value.clone().unwrap_or_else(|| c.arguments.join(" "))).unwrap_or_default();
+        let mut plan = vec![(TaskState::TASK_STARTING, None), (TaskState::TASK_RUNNING, None)];
+        if command.contains("sleep") {
+            return plan;
+        }
+        let code = command
+            .split("exit")
+            .skip(1)
+            .filter_map(|rest| rest.split_whitespace().next().and_then(|n| n.trim_matches(|c: char| !c.is_ascii_digit()).parse::<i32>().ok()))
+            .find(|code| *code != 0);
+        plan.push(match code {
+            Some(code) => (TaskState::TASK_FAILED, Some(format!("Command exited with status {code}"))),
+            None => (TaskState::TASK_FINISHED, Some("Command exited with status 0".into())),
+        });
+        plan
+    }
+
+    /// Queues an executor update for the task.
+    fn queue(task: &mut SimTask, agent_id: &Id, state: TaskState, message: Option<String>) {
+        task.state = state;
+        task.pending.push_back(TaskStatus {
+            task_id: task.info.task_id.clone(),
+            state,
+            message,
+            source: Some("SOURCE_EXECUTOR".into()),
+            reason: (state == TaskState::TASK_FAILED).then(|| "REASON_COMMAND_EXECUTOR_FAILED".into()),
+            data: None,
+            agent_id: Some(agent_id.clone()),
+            executor_id: Some(task.info.task_id.clone()),
+            timestamp: Some(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)),
+            uuid: Some(new_uuid()),
+            healthy: None,
+            labels: None,
+            container_status: None,
+            unreachable_time: None,
+        });
+    }
+
+    /// 16 bytes unique within the process (counter, pid, clock), base64-encoded like a status uuid.
+    fn new_uuid() -> String {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&n.to_be_bytes());
+        bytes[8..12].copy_from_slice(&std::process::id().to_be_bytes());
+        bytes[12..].copy_from_slice(&nanos.to_be_bytes());
+        crate::base64(&bytes)
+    }
+}
+
+pub mod scheduler {
+    //! A small v1 scheduler API client for tests: SUBSCRIBE (following 307s) with the RecordIO event stream read
+    //! in the background, and helpers for the calls. Events are plain JSON, as a framework sees them.
+
+    use common::recordio::Decoder;
+    use serde_json::{json, Value};
+    use std::time::{Duration, Instant};
+    use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+    /// A subscribed framework. Dropping it closes the subscription.
+    pub struct TestScheduler {
+        /// `host:port` of the master it subscribed with.
+        pub master: String,
+        /// Its framework id.
+        pub framework_id: String,
+        /// The subscription's `Mesos-Stream-Id`.
+        pub stream_id: String,
+        /// Every event received so far (heartbeats included), for messages.
+        pub seen: Vec<Value>,
+        events: UnboundedReceiver<Value>,
+        reader: tokio::task::JoinHandle<()>,
+        client: reqwest::Client,
+    }
+
+    impl Drop for TestScheduler {
+        fn drop(&mut self) {
+            self.reader.abort();
+        }
+    }
+
+    /// A FrameworkInfo with a name, a failover timeout and capabilities.
+    pub fn framework_info(name: &str, failover_timeout: f64, capabilities: &[&str]) -> Value {
+        json!({
+            "user": "root",
+            "name": name,
+            "failover_timeout": failover_timeout,
+            "capabilities": capabilities.iter().map(|c| json!({"type": c})).collect::<Vec<_>>(),
+        })
+    }
+
+    /// A command task using part of an offer.
+    pub fn task(offer: &Value, task_id: &str, cpus: f64, mem: f64, command: &str) -> Value {
+        let role = offer["allocation_info"]["role"].as_str().unwrap_or("*");
+        let scalar = |name: &str, value: f64| {
+            json!({"name": name, "type": "SCALAR", "scalar": {"value": value}, "role": "*", "allocation_info": {"role": role}})
+        };
+        json!({
+            "name": task_id,
+            "task_id": {"value": task_id},
+            "agent_id": offer["agent_id"],
+            "resources": [scalar("cpus", cpus), scalar("mem", mem)],
+            "command": {"value": command, "shell": true},
+        })
+    }
+
+    impl TestScheduler {
+        /// Subscribes through `master` (`host:port`), following a standby's 307; fails on any other answer or
+        /// an ERROR event.
+        pub async fn subscribe(master: &str, framework_info: Value) -> Result<TestScheduler, String> {
+            let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().map_err(|e| e.to_string())?;
+            let mut call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info}});
+            if let Some(id) = framework_info.get("id") {
+                call["framework_id"] = id.clone();
+            }
+            let mut target = master.to_string();
+            for _ in 0..3 {
+                let mut response = client
+                    .post(format!("http://{target}/api/v1/scheduler"))
+                    .header("Content-Type", "application/json")
+                    .header("Accept", "application/json")
+                    .body(call.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| format!("SUBSCRIBE to {target}: {e}"))?;
+                if response.status() == 307 {
+                    let location = response.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
+                    target = common::http::redirect_base_url(location).trim_start_matches("http://").to_string();
+                    continue;
+                }
+                if response.status() != 200 {
+                    let status = response.status();
+                    return Err(format!("SUBSCRIBE to {target}: {status} {}", response.text().await.unwrap_or_default()));
+                }
+                let stream_id = response.headers().get("mesos-stream-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let (tx, events) = unbounded_channel();
+                let reader = tokio::spawn(async move {
+                    let mut decoder = Decoder::new(64 * 1024 * 1024);
+                    while let Ok(Some(chunk)) = response.chunk().await {
+                        let Ok(records) = decoder.feed(&chunk) else { return };
+                        for record in records {
+                            let Ok(event) = serde_json::from_slice::<Value>(&record) else { return };
+                            if tx.send(event).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+                let mut scheduler =
+                    TestScheduler { master: target.clone(), framework_id: String::new(), stream_id, seen: Vec::new(), events, reader, client };
+                let first = scheduler.next_event(Duration::from_secs(10)).await.ok_or("no first event on the subscription")?;
+                return match first["type"].as_str() {
+                    Some("SUBSCRIBED") => {
+                        scheduler.framework_id = first["subscribed"]["framework_id"]["value"].as_str().unwrap_or_default().to_string();
+                        Ok(scheduler)
+                    }
+                    _ => Err(format!("first event is not SUBSCRIBED: {first}")),
+                };
+            }
+            Err("too many redirects".into())
+        }
+
+        /// The next event other than HEARTBEAT, or `None` after `timeout` or when the stream has ended.
+        pub async fn next_event(&mut self, timeout: Duration) -> Option<Value> {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let event = tokio::time::timeout(left, self.events.recv()).await.ok()??;
+                self.seen.push(event.clone());
+                if event["type"] != "HEARTBEAT" {
+                    return Some(event);
+                }
+            }
+        }
+
+        /// Waits for the next event of `kind`, skipping others; panics after `timeout`.
+        pub async fn expect(&mut self, kind: &str, timeout: Duration) -> Value {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.next_event(left).await {
+                    Some(event) if event["type"] == kind => return event,
+                    Some(_) => {}
+                    None => panic!("no {kind} event within {timeout:?}; seen: {:?}", self.seen),
+                }
+            }
+        }
+
+        /// Waits for offers; returns them.
+        pub async fn offers(&mut self, timeout: Duration) -> Vec<Value> {
+            let event = self.expect("OFFERS", timeout).await;
+            event["offers"]["offers"].as_array().cloned().unwrap_or_default()
+        }
+
+        /// Waits for the next UPDATE about `task_id`; returns its status.
+        pub async fn update(&mut self, task_id: &str, timeout: Duration) -> Value {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let event = self.expect("UPDATE", left).await;
+                if event["update"]["status"]["task_id"]["value"] == task_id {
+                    return event["update"]["status"].clone();
+                }
+            }
+        }
+
+        /// Collects events other than heartbeats for `during`.
+        pub async fn events_during(&mut self, during: Duration) -> Vec<Value> {
+            let deadline = Instant::now() + during;
+            let mut events = Vec::new();
+            while let Some(event) = self.next_event(deadline.saturating_duration_since(Instant::now())).await {
+                events.push(event);
+            }
+            events
+        }
+
+        /// Whether the master closes the stream within `timeout` (events before the end are skipped).
+        pub async fn closed(&mut self, timeout: Duration) -> bool {
+            let deadline = Instant::now() + timeout;
+            loop {
+                match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), self.events.recv()).await {
+                    Ok(None) => return true,
+                    Ok(Some(event)) => self.seen.push(event),
+                    Err(_) => return false,
+                }
+            }
+        }
+
+        /// Sends a call of `kind` with an optional payload under its lower-case key; returns (status, body).
+        pub async fn call(&self, kind: &str, payload: Option<Value>) -> (u16, String) {
+            let mut call = json!({"type": kind, "framework_id": {"value": self.framework_id}});
+            if let Some(payload) = payload {
+                call[kind.to_ascii_lowercase()] = payload;
+            }
+            self.raw(&call.to_string(), Some("application/json"), true).await
+        }
+
+        /// Posts any body with the given Content-Type (and this subscription's stream id if `stream_id`).
+        pub async fn raw(&self, body: &str, content_type: Option<&str>, stream_id: bool) -> (u16, String) {
+            let mut request = self.client.post(format!("http://{}/api/v1/scheduler", self.master)).body(body.to_string());
+            if let Some(content_type) = content_type {
+                request = request.header("Content-Type", content_type);
+            }
+            if stream_id {
+                request = request.header("Mesos-Stream-Id", &self.stream_id);
+            }
+            match request.send().await {
+                Ok(response) => (response.status().as_u16(), response.text().await.unwrap_or_default()),
+                Err(e) => (0, e.to_string()),
+            }
+        }
+
+        /// ACCEPT with one LAUNCH of `tasks` on the offers.
+        pub async fn launch(&self, offer_ids: &[&Value], tasks: Vec<Value>, refuse_seconds: Option<f64>) -> u16 {
+            let mut accept = json!({
+                "offer_ids": offer_ids,
+                "operations": [{"type": "LAUNCH", "launch": {"task_infos": tasks}}],
+            });
+            if let Some(refuse) = refuse_seconds {
+                accept["filters"] = json!({"refuse_seconds": refuse});
+            }
+            self.call("ACCEPT", Some(accept)).await.0
+        }
+
+        /// DECLINE the offers with a filter.
+        pub async fn decline(&self, offer_ids: &[&Value], refuse_seconds: Option<f64>) -> u16 {
+            let mut decline = json!({ "offer_ids": offer_ids });
+            if let Some(refuse) = refuse_seconds {
+                decline["filters"] = json!({"refuse_seconds": refuse});
+            }
+            self.call("DECLINE", Some(decline)).await.0
+        }
+
+        /// ACKNOWLEDGE a status that carries a uuid.
+        pub async fn acknowledge(&self, status: &Value) -> u16 {
+            let ack = json!({"agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": status["uuid"]});
+            self.call("ACKNOWLEDGE", Some(ack)).await.0
+        }
+
+        /// KILL a task.
+        pub async fn kill(&self, task_id: &str) -> u16 {
+            self.call("KILL", Some(json!({"task_id": {"value": task_id}}))).await.0
+        }
+
+        /// RECONCILE the (task id, agent id) pairs; none means implicit reconciliation.
+        pub async fn reconcile(&self, tasks: &[(&str, Option<&str>)]) -> u16 {
+            let tasks: Vec<Value> = tasks
+                .iter()
+                .map(|(task, agent)| match agent {
+                    Some(agent) => json!({"task_id": {"value": task}, "agent_id": {"value": agent}}),
+                    None => json!({"task_id": {"value": task}}),
+                })
+                .collect();
+            self.call("RECONCILE", Some(json!({ "tasks": tasks }))).await.0
+        }
+
+        /// TEARDOWN.
+        pub async fn teardown(&self) -> u16 {
+            self.call("TEARDOWN", None).await.0
+        }
+    }
+}

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 /// A one-agent cluster plus Marathon, all on loopback.
 struct Cluster {
-    _zk: ZooKeeper,
-    _logs: ScratchDir,
+    zk: ZooKeeper,
+    logs: ScratchDir,
     _work: ScratchDir,
     _master: Process,
     _agent: Process,
-    _marathon: Process,
+    marathon: Process,
     marathon_port: u16,
     agent_port: u16,
 }
@@ -73,7 +73,7 @@ impl Cluster {
             &[],
             logs.path(),
         );
-        let cluster = Cluster { _zk: zk, _logs: logs, _work: work, _master: master, _agent: agent, _marathon: marathon, marathon_port, agent_port };
+        let cluster = Cluster { zk, logs, _work: work, _master: master, _agent: agent, marathon, marathon_port, agent_port };
         let info = cluster.url("/v2/info");
         wait_for(Duration::from_secs(30), "marathon to register with Mesos", || {
             let info = info.clone();
@@ -234,4 +234,142 @@ async fn the_marathon_python_client_works_unmodified() {
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "{text}");
     assert!(text.contains("all checks passed"), "{text}");
+}
+
+async fn task_ids(cluster: &Cluster, app: &str) -> Vec<String> {
+    let mut ids: Vec<String> = get_json(&cluster.url(&format!("/v2/apps/{app}/tasks")))
+        .await
+        .and_then(|t| t["tasks"].as_array().map(|ts| ts.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect()))
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn restart_replaces_every_task_without_dropping_below_capacity() {
+    let cluster = Cluster::start().await;
+    let (status, _) = cluster.send(reqwest::Method::POST, "/v2/apps", Some(r#"{"id": "web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2}"#)).await;
+    assert_eq!(status, 201);
+    wait_for(Duration::from_secs(30), "2 running", || async { (cluster.running("web").await == 2).then_some(()) }).await;
+    wait_for(Duration::from_secs(10), "no deployment", || async {
+        get_json(&cluster.url("/v2/deployments")).await.filter(|d| d.as_array().is_some_and(Vec::is_empty))
+    })
+    .await;
+    let before = task_ids(&cluster, "web").await;
+    let (status, body) = cluster.send(reqwest::Method::POST, "/v2/apps/web/restart", None).await;
+    assert_eq!(status, 200, "{body}");
+    // minimumHealthCapacity 1: never fewer than 2 running while the restart goes on.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let mut lowest = usize::MAX;
+    loop {
+        let running = cluster.running("web").await;
+        lowest = lowest.min(running);
+        let ids = task_ids(&cluster, "web").await;
+        if ids.len() == 2 && running == 2 && ids.iter().all(|id| !before.contains(id)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "restart did not replace every task: {ids:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(lowest >= 2, "running dropped to {lowest} during the restart");
+}
+
+#[tokio::test]
+async fn unique_hostname_constraint_and_fixed_host_ports() {
+    let cluster = Cluster::start().await;
+    // One agent: UNIQUE hostname allows one instance; the second stays queued.
+    let (status, _) = cluster
+        .send(reqwest::Method::POST, "/v2/apps", Some(r#"{"id": "uniq", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2, "constraints": [["hostname", "UNIQUE"]]}"#))
+        .await;
+    assert_eq!(status, 201);
+    wait_for(Duration::from_secs(30), "1 running", || async { (cluster.running("uniq").await == 1).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(cluster.running("uniq").await, 1, "UNIQUE hostname must hold");
+    // requirePorts: the task gets exactly the service port as its host port, and $PORT0 says so.
+    let (status, body) = cluster
+        .send(
+            reqwest::Method::POST,
+            "/v2/apps",
+            Some(r#"{"id": "fixed", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "portDefinitions": [{"port": 31555}], "requirePorts": true}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    wait_for(Duration::from_secs(30), "fixed running", || async { (cluster.running("fixed").await == 1).then_some(()) }).await;
+    let app = get_json(&cluster.url("/v2/apps/fixed")).await.unwrap();
+    assert_eq!(app["app"]["tasks"][0]["ports"], json!([31555]));
+    assert_eq!(app["app"]["portDefinitions"][0]["port"], 31555);
+}
+
+#[tokio::test]
+async fn a_failing_http_health_check_kills_and_replaces_the_task() {
+    let cluster = Cluster::start().await;
+    // Nothing listens on the task's port, so the HTTP check fails; after 2 failures the task is replaced.
+    let (status, body) = cluster
+        .send(
+            reqwest::Method::POST,
+            "/v2/apps",
+            Some(r#"{"id": "sick", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0, "gracePeriodSeconds": 0, "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 2}]}"#),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let first = wait_for(Duration::from_secs(30), "a task", || async { task_ids(&cluster, "sick").await.into_iter().next() }).await;
+    wait_for(Duration::from_secs(30), "the unhealthy task replaced", || {
+        let first = first.clone();
+        let cluster = &cluster;
+        async move { task_ids(cluster, "sick").await.into_iter().find(|id| *id != first) }
+    })
+    .await;
+    let app = get_json(&cluster.url("/v2/apps/sick")).await.unwrap();
+    assert_eq!(app["app"]["tasksHealthy"], 0);
+}
+
+#[tokio::test]
+async fn a_standby_marathon_takes_over_and_adopts_the_running_tasks() {
+    let cluster = Cluster::start().await;
+    let standby_port = free_port();
+    let zk_mesos = cluster.zk.url("/mesos");
+    let mut standby = Process::start(
+        "marathon-standby",
+        &binary("marathon"),
+        &["--master", &zk_mesos, "--zk", &cluster.zk.url("/marathon"), "--http_port", &standby_port.to_string(), "--hostname", "127.0.0.1", "--zk_session_timeout", "3000"],
+        &[],
+        cluster.logs.path(),
+    );
+    let standby_url = format!("http://127.0.0.1:{standby_port}");
+    wait_for(Duration::from_secs(20), "the standby to answer", || {
+        let url = format!("{standby_url}/v2/leader");
+        async move { get_json(&url).await }
+    })
+    .await;
+    // The standby proxies API calls to the leader.
+    let response = reqwest::Client::new()
+        .post(format!("{standby_url}/v2/apps"))
+        .header("Content-Type", "application/json")
+        .body(r#"{"id": "ha", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    wait_for(Duration::from_secs(30), "2 running", || async { (cluster.running("ha").await == 2).then_some(()) }).await;
+    let before = task_ids(&cluster, "ha").await;
+
+    // Kill the leader: the standby leads, knows the app and adopts the same tasks (no duplicates).
+    let mut cluster = cluster;
+    cluster.marathon.kill();
+    let after = wait_for(Duration::from_secs(30), "the standby to lead with the same tasks", || {
+        let url = format!("{standby_url}/v2/apps/ha/tasks");
+        async move {
+            let tasks = get_json(&url).await?;
+            let mut ids: Vec<String> = tasks["tasks"].as_array()?.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect();
+            ids.sort();
+            (ids.len() == 2).then_some(ids)
+        }
+    })
+    .await;
+    assert_eq!(before, after);
+    let info = get_json(&format!("{standby_url}/v2/info")).await.unwrap();
+    assert_eq!(info["elected"], true);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(get_json(&format!("{standby_url}/v2/apps/ha")).await.unwrap()["app"]["tasksRunning"], 2, "no extra instances");
+    assert!(standby.is_running());
 }

@@ -261,8 +261,9 @@ impl Scheduler {
     /// Applies convergence to every app: kills what must go; revives offers if launches are wanted.
     async fn converge_all(&self, suppressed: &mut bool) {
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let (kills, wants_offers) = {
+        let (kills, wants_offers, revive) = {
             let mut core = self.core.lock().expect("core lock");
+            let revive = std::mem::take(&mut core.revive);
             let mut kills = std::mem::take(&mut core.kills);
             let mut wants = false;
             let apps: Vec<AppDefinition> = core.apps.values().cloned().collect();
@@ -293,7 +294,7 @@ impl Scheduler {
                 }
             }
             core.advance_deployments();
-            (kills, wants)
+            (kills, wants, revive)
         };
         let _ = self.commit_quietly().await;
         for (task_id, agent_id) in kills {
@@ -303,7 +304,7 @@ impl Scheduler {
                 tracing::debug!(error = %e, "kill failed; will retry on the next pass");
             }
         }
-        if wants_offers && *suppressed {
+        if wants_offers && (*suppressed || revive) {
             if self.driver.call(Call { revive: Some(Roles::default()), ..Call::new(CallType::Revive, None) }).await.is_ok() {
                 *suppressed = false;
             }

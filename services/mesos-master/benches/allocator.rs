@@ -4,14 +4,7 @@
 //! Run: `cargo bench -p mesos-master --bench allocator`. Without `--bench` (e.g. `cargo test
 //! --all-targets`) it runs one small smoke cycle instead.
 
-// The bench uses only part of the allocator's API.
-#![allow(dead_code)]
-
-// The allocator is compiled straight into this bench: mesos-master has no library target.
-#[path = "../src/allocator.rs"]
-mod allocator;
-
-use allocator::{allocate, Allocation, AllocatorState, MinAllocatable, SplitMix64};
+use mesos_master::allocator::{allocate, Allocation, AllocatorState, MinAllocatable, SplitMix64};
 use common::resources::Resources;
 use std::hint::black_box;
 use std::time::{Duration, Instant};

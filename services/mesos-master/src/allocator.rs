@@ -21,9 +21,6 @@
 //! the offers themselves. Roles are sorted flat (a role's share counts its own frameworks only); quota
 //! is not implemented.
 
-// The master's main.rs does not drive the allocator yet.
-#![allow(dead_code)]
-
 use common::resources::{Fixed, ResourceError, ResourceValue, Resources};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -169,11 +166,6 @@ impl AgentState {
     /// An active agent with nothing allocated.
     pub fn new(id: impl Into<String>, total: Resources) -> AgentState {
         AgentState { id: id.into(), total, active: true, ..AgentState::default() }
-    }
-
-    /// What is neither used nor offered.
-    pub fn available(&self) -> Resources {
-        self.total.saturating_sub(&self.allocated)
     }
 }
 
@@ -517,15 +509,6 @@ impl AllocatorState {
             }
             fw.filters.retain(|_, fs| !fs.is_empty());
         }
-    }
-
-    /// Sum of all agents' resources.
-    pub fn cluster_total(&self) -> Resources {
-        let mut total = Resources::new();
-        for agent in self.agents.values() {
-            total.add(&agent.total);
-        }
-        total
     }
 
     fn agent_mut(&mut self, id: &str) -> Result<&mut AgentState, AllocatorError> {

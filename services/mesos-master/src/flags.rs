@@ -1,6 +1,6 @@
 //! The master's flags (a subset of Mesos 1.11's, with upstream names and defaults).
 
-use crate::allocator::MinAllocatable;
+use mesos_master::allocator::MinAllocatable;
 use common::config::{Flag, Kind, MesosDuration, Schema, Style};
 use serde::Deserialize;
 

@@ -1,15 +1,17 @@
 //! `mesos-master`: the Mesos master. See ARCHITECTURE.md for how the modules fit together.
 
-mod allocator;
 mod api;
 mod flags;
 mod leadership;
 mod metrics;
+mod registry;
 mod state;
 mod ui;
 
 use common::config;
 use common::mesos::{ip_to_u32, Address, Capability, MasterInfo, VERSION};
+use mesos_master::allocator::AllocatorState;
+use registry::Registrar;
 use state::{now_secs, Master};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -54,10 +56,6 @@ async fn main() {
         address: Some(Address { hostname: Some(hostname), ip: Some(advertise_ip.to_string()), port: advertise_port as u32 }),
         capabilities: ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"].into_iter().map(|k| Capability { kind: k.into() }).collect(),
     };
-    if config.registry == "replicated_log" {
-        tracing::warn!("registry=replicated_log: admitted agents are re-admitted when they re-register after a failover; the durable registry store is not implemented yet");
-    }
-
     let leadership = match &config.zk {
         Some(url) => {
             let url = common::zk::ZkUrl::parse(url).expect("checked by the flag loader");
@@ -70,7 +68,18 @@ async fn main() {
         }
     };
 
-    let mut master = Master::new(info, config.cluster.clone());
+    let registrar = match (config.registry.as_str(), &config.zk, &config.work_dir) {
+        ("replicated_log", Some(url), _) => {
+            Registrar::zookeeper(common::zk::ZkUrl::parse(url).expect("checked by the flag loader"), config.zk_session_timeout.0)
+        }
+        ("replicated_log", None, Some(dir)) => Registrar::file(dir),
+        _ => Registrar::in_memory(),
+    };
+    let mut allocator = AllocatorState::new(config.min_allocatable());
+    for (role, weight) in config.role_weights() {
+        allocator.set_weight(&role, weight);
+    }
+    let mut master = Master::new(info, config.cluster.clone(), allocator);
     master.max_completed_frameworks = config.max_completed_frameworks;
     master.max_completed_tasks_per_framework = config.max_completed_tasks_per_framework;
     let ctx = api::Context {
@@ -80,7 +89,9 @@ async fn main() {
         config: Arc::new(config.clone()),
         allocate_now: Arc::new(Notify::new()),
         metrics: Arc::new(metrics::Metrics::new()),
+        registrar: Arc::new(registrar),
     };
+    tokio::spawn(recover_when_elected(ctx.clone()));
     spawn_timers(&ctx);
 
     let addr = SocketAddr::from((bind_ip, config.port));
@@ -106,13 +117,40 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Background work of the leading master: allocation, agent pings, framework heartbeats and failover timeouts,
-/// offer timeouts.
+/// Waits until this master leads, then (with `--quorum`) for a quorum of masters, then recovers the registry;
+/// scheduler and agent calls get 503 until it is done. A leader never steps down (it exits), so this runs once.
+async fn recover_when_elected(ctx: api::Context) {
+    let mut leadership = ctx.leadership.clone();
+    while !leadership.borrow_and_update().is_leading() {
+        if leadership.changed().await.is_err() {
+            return;
+        }
+    }
+    ctx.master.lock().expect("master lock").elected_time = Some(now_secs());
+    tracing::info!("elected leader; recovering the registry");
+    if let (Some(quorum), Some(_), "replicated_log") = (ctx.config.quorum, &ctx.config.zk, ctx.config.registry.as_str()) {
+        ctx.registrar.wait_for_quorum(quorum).await;
+    }
+    let registry = loop {
+        match ctx.registrar.recover().await {
+            Ok(registry) => break registry,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot recover the registry; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    let timeout = ctx.config.agent_reregister_timeout.0.as_secs_f64();
+    ctx.master.lock().expect("master lock").recover(registry, now_secs(), timeout);
+    ctx.allocate_now.notify_one();
+}
+
+/// Background work of the recovered leader: allocation and offer timeouts, agent pings, framework heartbeats
+/// and failover timeouts, the agent re-registration timeout, and writing registry changes.
 fn spawn_timers(ctx: &api::Context) {
     let c = ctx.clone();
     tokio::spawn(async move {
         let interval = c.config.allocation_interval.0.max(Duration::from_millis(10));
-        let mut was_leading = false;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
@@ -121,22 +159,17 @@ fn spawn_timers(ctx: &api::Context) {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
-            let leading = c.leadership.borrow().is_leading();
             let mut master = c.master.lock().expect("master lock");
-            if leading && !was_leading {
-                master.elected_time = Some(now_secs());
-            }
-            was_leading = leading;
-            if !leading {
+            if !master.is_recovered() {
                 continue;
+            }
+            if let Some(timeout) = c.config.offer_timeout {
+                master.expire_offers(now_secs(), timeout.0.as_secs_f64());
             }
             let timer = c.metrics.allocation_seconds.start_timer();
             let offers = master.allocate(now_secs());
             timer.observe_duration();
             c.metrics.offers_made.inc_by(offers as u64);
-            if let Some(timeout) = c.config.offer_timeout {
-                master.expire_offers(now_secs(), timeout.0.as_secs_f64());
-            }
         }
     });
     let c = ctx.clone();
@@ -144,12 +177,12 @@ fn spawn_timers(ctx: &api::Context) {
         let mut tick = tokio::time::interval(c.config.agent_ping_timeout.0.max(Duration::from_millis(100)));
         loop {
             tick.tick().await;
-            if !c.leadership.borrow().is_leading() {
+            let mut master = c.master.lock().expect("master lock");
+            if !master.is_recovered() {
                 continue;
             }
-            let mut master = c.master.lock().expect("master lock");
             for agent_id in master.ping_agents(c.config.max_agent_ping_timeouts) {
-                master.mark_agent_unreachable(&agent_id);
+                master.mark_agent_unreachable(&agent_id, now_secs());
             }
         }
     });
@@ -161,9 +194,23 @@ fn spawn_timers(ctx: &api::Context) {
             tick.tick().await;
             seconds += 1;
             let mut master = c.master.lock().expect("master lock");
+            if !master.is_recovered() {
+                continue;
+            }
             master.expire_frameworks(now_secs());
+            master.expire_recovered_agents(now_secs());
             if seconds % HEARTBEAT_SECONDS as u64 == 0 {
                 master.heartbeat_frameworks();
+            }
+        }
+    });
+    let c = ctx.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Err(e) = api::persist(&c).await {
+                tracing::error!(error = %e, "cannot write the registry; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     });

@@ -86,12 +86,14 @@ impl Metrics {
         let connected = master.agents.values().filter(|a| a.link.is_some()).count() as f64;
         self.agents.with_label_values(&["connected"]).set(connected);
         self.agents.with_label_values(&["disconnected"]).set(master.agents.len() as f64 - connected);
+        self.agents.with_label_values(&["unreachable"]).set(master.unreachable_agents.len() as f64);
+        self.agents.with_label_values(&["recovering"]).set(master.recovered_agents.len() as f64);
         let subscribed = master.frameworks.values().filter(|f| f.stream.is_some()).count() as f64;
         self.frameworks.with_label_values(&["connected"]).set(subscribed);
         self.frameworks.with_label_values(&["disconnected"]).set(master.frameworks.len() as f64 - subscribed);
         self.frameworks.with_label_values(&["completed"]).set(master.completed_frameworks.len() as f64);
         for state in TaskState::ALL {
-            let n = master.frameworks.values().flat_map(|f| f.tasks.values().chain(f.completed_tasks.iter())).filter(|t| t.state == state).count();
+            let n = master.frameworks.values().flat_map(|f| f.tasks.values().chain(f.unreachable_tasks.values()).chain(f.completed_tasks.iter())).filter(|t| t.state == state).count();
             self.tasks.with_label_values(&[&state.short_name()]).set(n as f64);
         }
         for name in ["cpus", "mem", "disk"] {

@@ -405,8 +405,9 @@ async fn write_znode(client: &zkc::Client, url: &ZkUrl, path: &str, value: Optio
 /// Replaces `path` with the document: write a temporary file, sync it, rename it over, sync the directory.
 async fn write_atomically(path: &std::path::Path, document: &Document) -> Result<(), String> {
     let bytes = serde_json::to_vec(document).map_err(|e| format!("cannot serialize the registry: {e}"))?;
-    let path = path.to_path_buf();
+    let target = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
+        let path = target;
         use std::io::Write;
         let dir = path.parent().map(std::path::Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         std::fs::create_dir_all(&dir)?;

@@ -118,6 +118,8 @@ pub struct Core {
     pub kills: Vec<(String, String)>,
     /// Offer outcomes per waiting app.
     pub offer_stats: HashMap<PathId, OfferStats>,
+    /// A change may need offers that Mesos currently filters: revive (upstream `revive_offers_for_new_apps`).
+    pub revive: bool,
     /// Service-port range `[min, max)`.
     pub service_port_range: (u32, u32),
 }
@@ -190,6 +192,7 @@ impl Core {
     }
 
     fn start_deployment(&mut self, version: Timestamp, changes: &[(Option<&AppDefinition>, Option<&AppDefinition>)], restart: bool) -> DeploymentResult {
+        self.revive = true;
         let deployment = Deployment::new(version, changes, restart);
         let result = DeploymentResult { deployment_id: deployment.id.clone(), version };
         self.events.push(event("group_change_success", json!({"groupId": "/", "version": version.to_string()})));
@@ -254,7 +257,9 @@ impl Core {
         self.cancel_deployments(&locking);
         let version = now();
         let mut restarted = previous.clone();
-        crate::app::assign_version(&mut restarted, Some(&previous), version, true);
+        // Tasks older than the last configuration change are replaced, so a restart counts as a configuration
+        // change (upstream keeps `lastConfigChangeAt` and replaces by full version instead).
+        crate::app::assign_version(&mut restarted, None, version, true);
         self.store_app(restarted.clone());
         Ok(self.start_deployment(version, &[(Some(&previous), Some(&restarted))], true))
     }

@@ -26,21 +26,27 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
         AgentCall::Register { agent_info, agent_id, tasks } => {
             let stream_id = uuid::Uuid::new_v4().to_string();
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let ping_interval_seconds = ctx.config.agent_ping_timeout.0.as_secs_f64();
             let registered = {
                 let mut master = ctx.master.lock().expect("master lock");
-                let info = master.info.clone();
-                master
-                    .register_agent(agent_info, agent_id, tasks, Stream { id: stream_id.clone(), tx: tx.clone() })
-                    .map(|id| (id, info))
+                let master_info = master.info.clone();
+                let registered = master.register_agent(agent_info, agent_id, tasks, Stream { id: stream_id.clone(), tx: tx.clone() });
+                // REGISTERED goes first on the stream, before anything the master sends the agent later.
+                if let Ok(agent_id) = &registered {
+                    let _ = tx.send(AgentEvent::Registered { agent_id: agent_id.clone(), master_info, ping_interval_seconds });
+                }
+                registered
             };
-            let (agent_id, master_info) = match registered {
-                Ok(pair) => pair,
+            let agent_id = match registered {
+                Ok(id) => id,
                 Err(message) => return text_reply(StatusCode::BAD_REQUEST, message),
             };
-            let ping_interval_seconds = ctx.config.agent_ping_timeout.0.as_secs_f64();
-            let _ = tx.send(AgentEvent::Registered { agent_id: agent_id.clone(), master_info, ping_interval_seconds });
-            ctx.allocate_now.notify_one();
             let guard = Guard { master: ctx.master.clone(), agent_id, stream_id: stream_id.clone() };
+            // The admission is durable before the agent hears of it.
+            if let Err(e) = super::persist(ctx).await {
+                tracing::error!(error = %e, "cannot write the registry; the admission will be retried in the background");
+            }
+            ctx.allocate_now.notify_one();
             let events = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(move |event| {
                 let _keep = &guard;
                 Ok::<_, std::io::Error>(recordio::encode(&serde_json::to_vec(&event).unwrap_or_default()))

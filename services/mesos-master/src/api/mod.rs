@@ -9,6 +9,7 @@ mod scheduler;
 use crate::flags::Config;
 use crate::leadership::Leadership;
 use crate::metrics::Metrics;
+use crate::registry::Registrar;
 use crate::state::Master;
 use common::http::{json_reply, respond, text_reply, Request};
 use std::collections::BTreeMap;
@@ -38,6 +39,14 @@ pub struct Context {
     pub allocate_now: Arc<Notify>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// The durable registry.
+    pub registrar: Arc<Registrar>,
+}
+
+/// Writes the registry changes the master has recorded; when it returns `Ok`, every change made before the
+/// call is durable.
+pub async fn persist(ctx: &Context) -> Result<(), String> {
+    ctx.registrar.sync(|| ctx.master.lock().map(|mut m| m.registry_changes()).unwrap_or_default()).await
 }
 
 /// The warp filter serving every master endpoint.
@@ -104,6 +113,10 @@ async fn handle(ctx: &Context, request: Request) -> Response {
         path if is_leader_only(path) => {
             if let Some(response) = leader_redirect(ctx, &request) {
                 return response;
+            }
+            let calls = path == "/api/v1/scheduler" || path == common::agent_link::PATH;
+            if calls && !ctx.master.lock().expect("master lock").is_recovered() {
+                return text_reply(StatusCode::SERVICE_UNAVAILABLE, "Master has not finished recovery");
             }
             match path {
                 "/api/v1/scheduler" => scheduler::handle(ctx, request).await,

@@ -2,7 +2,7 @@
 //! `/metrics/snapshot` and the v1 operator API, in upstream's JSON shapes.
 
 use super::{Context, Request};
-use crate::state::{Agent, Framework, Master, Task};
+use crate::state::{Agent, Framework, Master, OfferRecord, Task};
 use common::http::{json_reply, text_reply};
 use common::mesos::{TaskState, VERSION};
 use common::resources::{ReservationFormat, Resources};
@@ -32,11 +32,11 @@ pub fn handle(ctx: &Context, request: &Request, jsonp: Option<&str>) -> Response
         "/state-summary" => state_summary(&master),
         "/slaves" => json!({
             "slaves": master.agents.values().filter(|a| request.param("slave_id").is_none_or(|id| a.id.value == id)).map(agent_json).collect::<Vec<_>>(),
-            "recovered_slaves": [],
+            "recovered_slaves": recovered_agents(&master),
         }),
         "/frameworks" => json!({
-            "frameworks": master.frameworks.values().filter(|f| request.param("framework_id").is_none_or(|id| f.id.value == id)).map(|f| framework_json(f, true)).collect::<Vec<_>>(),
-            "completed_frameworks": master.completed_frameworks.iter().map(|f| framework_json(f, false)).collect::<Vec<_>>(),
+            "frameworks": master.frameworks.values().filter(|f| request.param("framework_id").is_none_or(|id| f.id.value == id)).map(|f| framework_json(&master, f, true)).collect::<Vec<_>>(),
+            "completed_frameworks": master.completed_frameworks.iter().map(|f| framework_json(&master, f, false)).collect::<Vec<_>>(),
             "unregistered_frameworks": [],
         }),
         "/tasks" | "/tasks.json" => tasks(&master, request),
@@ -62,7 +62,7 @@ pub fn state(master: &Master, ctx: &Context) -> Value {
     o.insert("capabilities".into(), json!(master.info.capabilities.iter().map(|c| &c.kind).collect::<Vec<_>>()));
     o.insert("activated_slaves".into(), json!(master.agents.values().filter(|a| a.link.is_some()).count()));
     o.insert("deactivated_slaves".into(), json!(0));
-    o.insert("unreachable_slaves".into(), json!(0));
+    o.insert("unreachable_slaves".into(), json!(master.unreachable_agents.len()));
     if let Some(leader) = leader {
         o.insert("leader".into(), json!(leader.pid));
         o.insert(
@@ -78,11 +78,11 @@ pub fn state(master: &Master, ctx: &Context) -> Value {
     }
     o.insert("flags".into(), json!(*ctx.flags));
     o.insert("slaves".into(), json!(master.agents.values().map(agent_json).collect::<Vec<_>>()));
-    o.insert("recovered_slaves".into(), json!([]));
-    o.insert("frameworks".into(), json!(master.frameworks.values().map(|f| framework_json(f, true)).collect::<Vec<_>>()));
+    o.insert("recovered_slaves".into(), recovered_agents(master));
+    o.insert("frameworks".into(), json!(master.frameworks.values().map(|f| framework_json(master, f, true)).collect::<Vec<_>>()));
     o.insert(
         "completed_frameworks".into(),
-        json!(master.completed_frameworks.iter().map(|f| framework_json(f, false)).collect::<Vec<_>>()),
+        json!(master.completed_frameworks.iter().map(|f| framework_json(master, f, false)).collect::<Vec<_>>()),
     );
     o.insert("orphan_tasks".into(), json!([]));
     o.insert("unregistered_frameworks".into(), json!([]));
@@ -113,9 +113,31 @@ fn agent_json(agent: &Agent) -> Value {
     })
 }
 
-fn framework_json(framework: &Framework, with_tasks: bool) -> Value {
+/// Agents from the recovered registry that have not re-registered yet (upstream: their AgentInfo).
+fn recovered_agents(master: &Master) -> Value {
+    json!(master
+        .recovered_agents
+        .iter()
+        .map(|(id, info)| json!({
+            "id": id.value,
+            "hostname": info.hostname,
+            "port": info.port,
+            "resources": Resources::from_v1(&info.resources).unwrap_or_default().to_v0_json(),
+            "attributes": common::resources::attributes_to_v0(&info.attributes),
+        }))
+        .collect::<Vec<_>>())
+}
+
+fn framework_json(master: &Master, framework: &Framework, with_tasks: bool) -> Value {
     let used = framework.used();
     let info = &framework.info;
+    let offers: Vec<&OfferRecord> = framework.offers.iter().filter_map(|id| master.offers.get(id)).collect();
+    let mut offered = Resources::default();
+    for offer in &offers {
+        offered.add(&offer.resources);
+    }
+    let mut resources = used.clone();
+    resources.add(&offered);
     let mut out = json!({
         "id": framework.id.value,
         "name": info.name,
@@ -127,17 +149,23 @@ fn framework_json(framework: &Framework, with_tasks: bool) -> Value {
         "capabilities": info.capabilities.iter().map(|c| &c.kind).collect::<Vec<_>>(),
         "active": framework.active,
         "connected": framework.stream.is_some(),
-        "recovered": false,
+        "recovered": framework.recovered,
         "registered_time": framework.registered_time,
         "unregistered_time": framework.unregistered_time.unwrap_or(0.0),
         "used_resources": used.to_v0_json(),
-        "offered_resources": Resources::default().to_v0_json(),
-        "resources": used.to_v0_json(),
-        "offers": [],
+        "offered_resources": offered.to_v0_json(),
+        "resources": resources.to_v0_json(),
+        "offers": offers.iter().map(|o| json!({
+            "id": o.offer.id.value,
+            "framework_id": o.offer.framework_id.value,
+            "slave_id": o.offer.agent_id.value,
+            "allocation_info": {"role": o.role},
+            "resources": o.resources.to_v0_json(),
+        })).collect::<Vec<_>>(),
         "executors": [],
         "offer_constraints": {},
         "tasks": if with_tasks { framework.tasks.values().map(task_json).collect::<Vec<_>>() } else { vec![] },
-        "unreachable_tasks": [],
+        "unreachable_tasks": framework.unreachable_tasks.values().map(task_json).collect::<Vec<_>>(),
         "completed_tasks": framework.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
     });
     let o = out.as_object_mut().expect("object");
@@ -214,7 +242,7 @@ fn state_summary(master: &Master) -> Value {
         .frameworks
         .values()
         .map(|f| {
-            let mut v = framework_json(f, false);
+            let mut v = framework_json(master, f, false);
             let o = v.as_object_mut().expect("object");
             o.remove("completed_tasks");
             o.remove("tasks");
@@ -247,7 +275,7 @@ fn tasks(master: &Master, request: &Request) -> Value {
         .frameworks
         .values()
         .filter(|f| request.param("framework_id").is_none_or(|id| f.id.value == id))
-        .flat_map(|f| f.tasks.values().chain(f.completed_tasks.iter()))
+        .flat_map(|f| f.tasks.values().chain(f.unreachable_tasks.values()).chain(f.completed_tasks.iter()))
         .filter(|t| request.param("task_id").is_none_or(|id| t.info.task_id.value == id))
         .collect();
     let key = |t: &&Task| t.statuses.last().map(|s| s.timestamp).unwrap_or(0.0);
@@ -274,7 +302,7 @@ fn roles(master: &Master) -> Value {
         .map(|(name, (allocated, frameworks))| {
             json!({
                 "name": name,
-                "weight": 1.0,
+                "weight": master.allocator.weights.get(&name).copied().unwrap_or(1.0),
                 "resources": allocated.to_v0_json(),
                 "allocated": allocated.to_v0_json(),
                 "offered": Resources::default().to_v0_json(),
@@ -298,7 +326,7 @@ pub fn metrics_snapshot(ctx: &Context) -> Value {
     put(&mut out, "master/elected", if leading { 1.0 } else { 0.0 });
     put(&mut out, "master/uptime_secs", crate::state::now_secs() - master.start_time);
     let mut counts = std::collections::HashMap::new();
-    for task in master.frameworks.values().flat_map(|f| f.tasks.values().chain(f.completed_tasks.iter())) {
+    for task in master.frameworks.values().flat_map(|f| f.tasks.values().chain(f.unreachable_tasks.values()).chain(f.completed_tasks.iter())) {
         *counts.entry(task.state).or_insert(0.0) += 1.0;
     }
     for state in TaskState::ALL {
@@ -310,7 +338,7 @@ pub fn metrics_snapshot(ctx: &Context) -> Value {
     put(&mut out, "master/slaves_inactive", 0.0);
     put(&mut out, "master/slaves_connected", active);
     put(&mut out, "master/slaves_disconnected", total - active);
-    put(&mut out, "master/slaves_unreachable", 0.0);
+    put(&mut out, "master/slaves_unreachable", master.unreachable_agents.len() as f64);
     let fw_connected = master.frameworks.values().filter(|f| f.stream.is_some()).count() as f64;
     let fw_active = master.frameworks.values().filter(|f| f.active).count() as f64;
     put(&mut out, "master/frameworks_active", fw_active);
@@ -392,6 +420,9 @@ fn get_agents(master: &Master) -> Value {
         "total_resources": a.total.to_v1(ReservationFormat::PreRefinement),
         "allocated_resources": a.used.to_v1(ReservationFormat::PreRefinement),
         "offered_resources": a.offered.to_v1(ReservationFormat::PreRefinement),
+    })).collect::<Vec<_>>(),
+    "recovered_agents": master.recovered_agents.iter().map(|(id, info)| json!({
+        "id": id, "hostname": info.hostname, "port": info.port, "resources": info.resources, "attributes": info.attributes,
     })).collect::<Vec<_>>()})
 }
 
@@ -400,7 +431,7 @@ fn get_frameworks(master: &Master) -> Value {
         "framework_info": f.info,
         "active": f.active,
         "connected": f.stream.is_some(),
-        "recovered": false,
+        "recovered": f.recovered,
         "registered_time": {"nanoseconds": (f.registered_time * 1e9) as i64},
     })).collect::<Vec<_>>(),
     "completed_frameworks": master.completed_frameworks.iter().map(|f| json!({"framework_info": f.info, "active": false, "connected": false, "recovered": false})).collect::<Vec<_>>()})
@@ -416,6 +447,7 @@ fn get_tasks(master: &Master) -> Value {
     };
     json!({
         "tasks": master.frameworks.values().flat_map(|f| f.tasks.values()).map(v1).collect::<Vec<_>>(),
+        "unreachable_tasks": master.frameworks.values().flat_map(|f| f.unreachable_tasks.values()).map(v1).collect::<Vec<_>>(),
         "completed_tasks": master.frameworks.values().flat_map(|f| f.completed_tasks.iter()).map(v1).collect::<Vec<_>>(),
     })
 }

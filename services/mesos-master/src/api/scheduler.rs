@@ -40,7 +40,7 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
         return text_reply(StatusCode::BAD_REQUEST, format!("Failed to validate scheduler::Call: {message}"));
     }
     if call.kind == CallType::Subscribe {
-        return subscribe(ctx, &request, call);
+        return subscribe(ctx, &request, call).await;
     }
     let framework_id = call.framework_id.clone().expect("validated");
     let result = {
@@ -128,7 +128,7 @@ fn apply(master: &mut Master, framework_id: &Id, call: Call) -> Result<(), CallE
 }
 
 /// SUBSCRIBE: registers the framework and answers with an endless chunked RecordIO stream of events.
-fn subscribe(ctx: &Context, request: &Request, call: Call) -> Response {
+async fn subscribe(ctx: &Context, request: &Request, call: Call) -> Response {
     if request.header("mesos-stream-id").is_some() {
         return text_reply(StatusCode::BAD_REQUEST, "Subscribe calls should not include the 'Mesos-Stream-Id' header");
     }
@@ -146,23 +146,30 @@ fn subscribe(ctx: &Context, request: &Request, call: Call) -> Response {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let registered = {
         let mut master = ctx.master.lock().expect("master lock");
-        let info = master.info.clone();
-        master
-            .subscribe(subscribe.framework_info, subscribe.suppressed_roles, Stream { id: stream_id.clone(), tx: tx.clone() })
-            .map(|id| (id, info))
+        let master_info = master.info.clone();
+        let subscribed =
+            master.subscribe(subscribe.framework_info, subscribe.suppressed_roles, Stream { id: stream_id.clone(), tx: tx.clone() });
+        // SUBSCRIBED and a first HEARTBEAT go first on the stream, before any offer.
+        if let Ok(framework_id) = &subscribed {
+            let _ = tx.send(Event::subscribed(framework_id.clone(), crate::HEARTBEAT_SECONDS, master_info));
+            let _ = tx.send(Event::heartbeat());
+        }
+        subscribed
     };
-    let (framework_id, master_info) = match registered {
-        Ok(pair) => pair,
+    let framework_id = match registered {
+        Ok(id) => id,
         Err(CallError::Forbidden(message)) | Err(CallError::BadRequest(message)) => {
             // Upstream answers 200 with a single ERROR event, then closes.
             let body = recordio::encode(&serde_json::to_vec(&Event::error(message)).unwrap_or_default());
             return stream_response(&stream_id, Body::from(body));
         }
     };
-    let _ = tx.send(Event::subscribed(framework_id.clone(), crate::HEARTBEAT_SECONDS, master_info));
-    let _ = tx.send(Event::heartbeat());
-    ctx.allocate_now.notify_one();
     let guard = DisconnectGuard { master: ctx.master.clone(), framework_id, stream_id: stream_id.clone() };
+    // The framework is in the registry before it hears its id.
+    if let Err(e) = super::persist(ctx).await {
+        tracing::error!(error = %e, "cannot write the registry; the framework will be written in the background");
+    }
+    ctx.allocate_now.notify_one();
     let events = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(move |event| {
         let _keep = &guard;
         let ends = event.kind == common::mesos::scheduler::EventType::Error;
