@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# End-to-end: the tutorial's compose route, driven as a user would with curl. Brings the compose cluster up,
-# checks the master sees both agents and the marathon framework, posts basic-0 (command app) and basic-3
-# (Docker app on hostPort 31000) exactly as the tutorial does, reads basic-0's sandbox stdout, calls basic-3
-# from the host, stops the agent running basic-0 and waits for the task to come back on the other agent.
+# End-to-end: the tutorial, driven as a user would with docker and curl.
+#
+# 1. The compose route: brings the compose cluster up, checks the master sees both agents and the marathon
+#    framework, posts basic-0 (command app) and basic-3 (Docker app on hostPort 31000) exactly as the tutorial
+#    does, reads basic-0's sandbox stdout, calls basic-3 from the host, stops the agent running basic-0 and
+#    waits for the task to come back on the other agent.
+# 2. The per-host route: the tutorial's `docker run` commands with HOST_IP=127.0.0.1 (so every role uses the
+#    host network; the tutorial's Marathon `-p 8080:8080` and bridged agent become `--net=host`, since a
+#    bridged container cannot reach the host's loopback).
+# 3. The packaged-config route: a master configured only by files mounted at /etc/mesos-master/{ip,quorum,
+#    work_dir,cluster} and /etc/mesos/zk.
 # Everything it starts is removed on exit, pass or fail.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -14,9 +21,13 @@ failed=0
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
 
+PER_HOST_LABEL=mesos-rs.test=walkthrough
 cleanup() {
     compose -f compose.yaml logs --no-color > "${E2E_LOG:-/tmp/mesos-rs-e2e.log}" 2>&1 || true
     compose -f compose.yaml down -v --remove-orphans >/dev/null 2>&1 || true
+    ids=$(docker ps -aq --filter "label=$PER_HOST_LABEL")
+    [ -z "$ids" ] || docker rm -f -v $ids >/dev/null 2>&1 || true
+    rm -rf "${PACKAGED_ETC:-/nonexistent}"
     ids=$(docker ps -aq --filter label=mesos-rs.agent)
     [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
     rm -rf /var/lib/mesos-rs/agent-1 /var/lib/mesos-rs/agent-2
@@ -110,3 +121,58 @@ if [ "$port" = 5051 ]; then victim=mesos-agent-1; survivor=5052; else victim=mes
 compose -f compose.yaml stop "$victim" >/dev/null 2>&1
 relaunched() { [ "$(basic0_agent_port)" = "$survivor" ] && basic0_running; }
 wait_for 120 "basic-0 is relaunched on the surviving agent after $victim dies" relaunched
+
+# ----- 2. the per-host route ---------------------------------------------------------------------------------
+compose -f compose.yaml down -v --remove-orphans >/dev/null 2>&1
+ids=$(docker ps -aq --filter label=mesos-rs.agent)
+[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
+HOST_IP=127.0.0.1
+run() { docker run --label "$PER_HOST_LABEL" "$@" >/dev/null; }
+run -d --net=host mesos-rs/zookeeper:3.8
+zk_up() { [ "$(exec 3<>/dev/tcp/127.0.0.1/2181 && echo ruok >&3 && cat <&3)" = imok ]; }
+wait_for 60 "per-host: ZooKeeper answers" zk_up
+run --name mesos-rs-e2e-master --net="host" \
+    -e "MESOS_HOSTNAME=${HOST_IP}" \
+    -e "MESOS_IP=${HOST_IP}" \
+    -e "MESOS_ZK=zk://${HOST_IP}:2181/mesos" \
+    -e "MESOS_PORT=5050" \
+    -e "MESOS_LOG_DIR=/var/log/mesos" \
+    -e "MESOS_QUORUM=1" \
+    -e "MESOS_REGISTRY=in_memory" \
+    -e "MESOS_WORK_DIR=/var/lib/mesos" \
+    -d \
+    mesos-rs/mesos
+run \
+    -d \
+    --net=host \
+    mesos-rs/marathon --master zk://${HOST_IP}:2181/mesos --zk zk://${HOST_IP}:2181/marathon
+run -d \
+    --net=host \
+    --name mesos_slave_1 \
+    --entrypoint="mesos-slave" \
+    -e "MESOS_MASTER=zk://${HOST_IP}:2181/mesos" \
+    -e "MESOS_LOG_DIR=/var/log/mesos" \
+    -e "MESOS_LOGGING_LEVEL=INFO" \
+    mesos-rs/mesos:latest
+one_agent() { [ "$(json http://127.0.0.1:5050/master/slaves 'len(d["slaves"])')" = 1 ]; }
+wait_for 60 "per-host: the agent registers" one_agent
+wait_for 60 "per-host: marathon registers" marathon_registered
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:8080/v2/apps -d @"$E2E/basic-0.json" -H "Content-type: application/json")
+[ "$code" = 201 ] && ok "per-host: POST basic-0 answers 201" || not_ok "per-host: POST basic-0 answers 201 (got $code)"
+wait_for 60 "per-host: basic-0 runs" basic0_running
+
+# ----- 3. the packaged-config route --------------------------------------------------------------------------
+PACKAGED_ETC=$(mktemp -d)
+mkdir -p "$PACKAGED_ETC/mesos-master" "$PACKAGED_ETC/mesos"
+echo 127.0.0.1 > "$PACKAGED_ETC/mesos-master/ip"
+echo 1 > "$PACKAGED_ETC/mesos-master/quorum"
+echo /var/lib/mesos > "$PACKAGED_ETC/mesos-master/work_dir"
+echo MesosCluster > "$PACKAGED_ETC/mesos-master/cluster"
+echo zk://127.0.0.1:2181/mesos > "$PACKAGED_ETC/mesos/zk"
+docker rm -f mesos-rs-e2e-master >/dev/null
+run -d --net=host -v "$PACKAGED_ETC/mesos-master:/etc/mesos-master:ro" -v "$PACKAGED_ETC/mesos:/etc/mesos:ro" mesos-rs/mesos
+packaged_master() { [ "$(json http://127.0.0.1:5050/master/state 'd.get("cluster")')" = MesosCluster ]; }
+wait_for 60 "packaged config: a master configured only by /etc files leads" packaged_master
+wait_for 60 "packaged config: the agent re-registers with it" one_agent
+wait_for 60 "packaged config: marathon re-subscribes" marathon_registered
+wait_for 60 "packaged config: basic-0 keeps running" basic0_running

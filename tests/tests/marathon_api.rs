@@ -373,3 +373,32 @@ async fn a_standby_marathon_takes_over_and_adopts_the_running_tasks() {
     assert_eq!(get_json(&format!("{standby_url}/v2/apps/ha")).await.unwrap()["app"]["tasksRunning"], 2, "no extra instances");
     assert!(standby.is_running());
 }
+
+#[tokio::test]
+async fn groups_hold_nested_apps() {
+    let cluster = Cluster::start().await;
+    let body = r#"{"id": "prod", "apps": [{"id": "web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16}], "groups": [{"id": "db", "apps": [{"id": "pg", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16}]}]}"#;
+    let (status, result) = cluster.send(reqwest::Method::POST, "/v2/groups", Some(body)).await;
+    assert_eq!(status, 201, "{result}");
+    assert!(result["deploymentId"].is_string());
+    let (status, _) = cluster.send(reqwest::Method::POST, "/v2/groups", Some(body)).await;
+    assert_eq!(status, 409);
+    let group = get_json(&cluster.url("/v2/groups/prod")).await.unwrap();
+    assert_eq!(group["id"], "/prod");
+    assert_eq!(group["apps"][0]["id"], "/prod/web");
+    assert_eq!(group["groups"][0]["id"], "/prod/db");
+    assert_eq!(group["groups"][0]["apps"][0]["id"], "/prod/db/pg");
+    wait_for(Duration::from_secs(30), "both apps running", || async {
+        (cluster.running("prod/web").await == 1 && cluster.running("prod/db/pg").await == 1).then_some(())
+    })
+    .await;
+    let (status, _) = cluster.send(reqwest::Method::PUT, "/v2/groups/prod?force=true", Some(r#"{"scaleBy": 2}"#)).await;
+    assert_eq!(status, 200);
+    wait_for(Duration::from_secs(30), "scaled by 2", || async { (cluster.running("prod/web").await == 2).then_some(()) }).await;
+    let (status, _) = cluster.send(reqwest::Method::DELETE, "/v2/groups/prod?force=true", None).await;
+    assert_eq!(status, 200);
+    let (status, _) = cluster.send(reqwest::Method::GET, "/v2/apps/prod/web", None).await;
+    assert_eq!(status, 404);
+    let (status, _) = cluster.send(reqwest::Method::GET, "/v2/groups/prod", None).await;
+    assert_eq!(status, 404);
+}

@@ -3,6 +3,7 @@
 
 mod apps;
 mod events;
+mod groups;
 mod misc;
 
 use crate::scheduler::Scheduler;
@@ -151,6 +152,7 @@ async fn dispatch(node: &Arc<Node>, request: Request) -> Response {
         ["v2", "deployments"] if request.method == Method::GET => misc::deployments(node),
         ["v2", "deployments", id] if request.method == Method::DELETE => misc::cancel_deployment(node, &request, id).await,
         ["v2", "groups", rest @ ..] if request.method == Method::GET => misc::groups(node, &request, rest),
+        ["v2", "groups", rest @ ..] => groups::change(node, &request, rest).await,
         ["v2", "queue"] if request.method == Method::GET => misc::queue(node),
         ["v2", "queue", rest @ .., "delay"] if request.method == Method::DELETE => misc::reset_delay(node, rest),
         ["v2", "info"] if request.method == Method::GET => misc::info(node),
@@ -161,7 +163,7 @@ async fn dispatch(node: &Arc<Node>, request: Request) -> Response {
             400,
             "http event callback system is not running on this Marathon instance. Please re-start this instance with \"--event_subscriber http_callback\".",
         ),
-        ["v2", "tasks" | "deployments" | "queue" | "info" | "leader" | "events" | "groups", ..] => message(405, "Method Not Allowed"),
+        ["v2", "tasks" | "deployments" | "queue" | "info" | "leader" | "events", ..] => message(405, "Method Not Allowed"),
         _ => message(404, &format!("URI not found: {}", request.path)),
     }
 }

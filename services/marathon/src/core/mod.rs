@@ -250,6 +250,38 @@ impl Core {
         Ok((previous.is_none(), result))
     }
 
+    /// A group change (`/v2/groups`): creates or updates `apps` and removes `removed`, as one deployment.
+    /// Apps must be validated by the caller.
+    pub fn change_group(&mut self, apps: Vec<AppDefinition>, removed: Vec<PathId>, force: bool) -> Result<DeploymentResult, ApiError> {
+        let ids: Vec<&PathId> = apps.iter().map(|a| &a.id).chain(removed.iter()).collect();
+        let locking = self.check_not_locked(&ids, force)?;
+        self.cancel_deployments(&locking);
+        let version = now();
+        let mut changes: Vec<(Option<AppDefinition>, Option<AppDefinition>)> = Vec::new();
+        for mut app in apps {
+            let previous = self.apps.get(&app.id).cloned();
+            if previous.as_ref().is_none_or(|p| crate::app::is_config_change(p, &app)) {
+                self.delays.remove(&app.id);
+            }
+            crate::app::assign_version(&mut app, previous.as_ref(), version, false);
+            let used = self.used_service_ports(&app.id);
+            crate::app::assign_service_ports(&mut app, &used, previous.as_ref(), self.service_port_range)?;
+            self.store_app(app.clone());
+            changes.push((previous, Some(app)));
+        }
+        for id in removed {
+            if let Some(previous) = self.apps.remove(&id) {
+                self.versions.remove(&id);
+                self.delays.remove(&id);
+                self.writes.push(Write::DeleteApp(id.clone()));
+                self.events.push(event("app_terminated_event", json!({"appId": id.to_string()})));
+                changes.push((Some(previous), None));
+            }
+        }
+        let pairs: Vec<(Option<&AppDefinition>, Option<&AppDefinition>)> = changes.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();
+        Ok(self.start_deployment(version, &pairs, false))
+    }
+
     /// POST /v2/apps/{id}/restart: a new config version with the same definition, so every task is replaced.
     pub fn restart_app(&mut self, id: &PathId, force: bool) -> Result<DeploymentResult, ApiError> {
         let previous = self.apps.get(id).cloned().ok_or_else(|| app_not_found(id))?;

@@ -133,6 +133,9 @@ pub struct LaunchSpec {
     pub kill_grace: Duration,
     /// Labels (Docker container labels).
     pub labels: Vec<(String, String)>,
+    /// Emit a `Killing` event when a kill starts (the framework has the
+    /// `TASK_KILLING_STATE` capability).
+    pub killing_state: bool,
 }
 
 /// Task state carried by an event (subset of Mesos `TaskState`).
@@ -144,6 +147,9 @@ pub enum TaskState {
     /// `TASK_RUNNING`.
     #[serde(rename = "TASK_RUNNING")]
     Running,
+    /// `TASK_KILLING`: a kill started (only with [`LaunchSpec::killing_state`]).
+    #[serde(rename = "TASK_KILLING")]
+    Killing,
     /// `TASK_FINISHED`.
     #[serde(rename = "TASK_FINISHED")]
     Finished,
@@ -153,10 +159,6 @@ pub enum TaskState {
     /// `TASK_KILLED`.
     #[serde(rename = "TASK_KILLED")]
     Killed,
-    /// `TASK_ERROR` (not emitted by the containerizers; for completeness).
-    #[serde(rename = "TASK_ERROR")]
-    #[allow(dead_code)]
-    Error,
 }
 
 impl TaskState {
@@ -165,17 +167,17 @@ impl TaskState {
         match self {
             TaskState::Starting => "TASK_STARTING",
             TaskState::Running => "TASK_RUNNING",
+            TaskState::Killing => "TASK_KILLING",
             TaskState::Finished => "TASK_FINISHED",
             TaskState::Failed => "TASK_FAILED",
             TaskState::Killed => "TASK_KILLED",
-            TaskState::Error => "TASK_ERROR",
         }
     }
 
     /// Whether no further events follow for the task.
-    #[allow(dead_code)] // public API not (yet) used by the agent itself
+    #[cfg(test)]
     pub fn is_terminal(&self) -> bool {
-        matches!(self, TaskState::Finished | TaskState::Failed | TaskState::Killed | TaskState::Error)
+        matches!(self, TaskState::Finished | TaskState::Failed | TaskState::Killed)
     }
 }
 
