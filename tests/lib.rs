@@ -31,8 +31,39 @@ impl ScratchDir {
 }
 
 impl Drop for ScratchDir {
+    /// Kills any task an agent started with its sandbox in this directory (tasks outlive agents by design,
+    /// each in its own session with its supervisor), then removes the directory.
     fn drop(&mut self) {
+        kill_tasks_under(&self.0);
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Kills (SIGKILL) every session that has a process whose `MESOS_DIRECTORY`/`MESOS_SANDBOX` lies under `dir`.
+pub fn kill_tasks_under(dir: &Path) {
+    let prefix = dir.display().to_string();
+    let mut sessions = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        let ours = environ.split(|b| *b == 0).any(|var| {
+            let var = String::from_utf8_lossy(var);
+            ["MESOS_DIRECTORY=", "MESOS_SANDBOX="].iter().any(|key| var.strip_prefix(key).is_some_and(|v| v.starts_with(&prefix)))
+        });
+        if ours {
+            // SAFETY: getsid has no memory effects.
+            let sid = unsafe { libc::getsid(pid) };
+            if sid > 1 && !sessions.contains(&sid) {
+                sessions.push(sid);
+            }
+        }
+    }
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        // SAFETY: getsid and kill take plain integers.
+        if sessions.contains(&unsafe { libc::getsid(pid) }) {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 }
 

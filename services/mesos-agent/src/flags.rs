@@ -31,15 +31,15 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("docker_stop_timeout", Kind::Duration, Some("0ns"), "Extra time Docker waits between stop and kill (the task's kill grace period is used when longer). Accepted for compatibility; mesos-rs does not use it yet."),
     Flag::new("docker_kill_orphans", Kind::Bool, Some("true"), "Kill mesos-* containers of this agent that it does not know."),
     Flag::new("executor_shutdown_grace_period", Kind::Duration, Some("5secs"), "Default time between SIGTERM and SIGKILL when killing a task."),
-    Flag::new("recover", Kind::Choice(&["reconnect", "cleanup"]), Some("reconnect"), "After a restart: reconnect to running tasks, or kill them (cleanup)."),
+    Flag::new("recover", Kind::Choice(&["reconnect", "cleanup"]), Some("reconnect"), "After a restart: reconnect to the tasks of checkpointing frameworks (others are killed), or (cleanup) kill every task, forget the agent id and exit."),
     Flag::new("recovery_timeout", Kind::Duration, Some("15mins"), "How long recovered tasks wait for the master. Accepted for compatibility; mesos-rs does not use it yet."),
-    Flag::new("strict", Kind::Bool, Some("true"), "Fail start-up on recovery errors instead of ignoring them. Accepted for compatibility; mesos-rs does not use it yet."),
+    Flag::new("strict", Kind::Bool, Some("true"), "Fail start-up when a task's container cannot be recovered (e.g. the Docker daemon is unreachable); with --no-strict such tasks are reported TASK_FAILED instead."),
     Flag::new("registration_backoff_factor", Kind::Duration, Some("1secs"), "Initial registration backoff (doubles up to 1mins)."),
     Flag::new("zk_session_timeout", Kind::Duration, Some("10secs"), "ZooKeeper session timeout for master detection."),
     Flag::new("switch_user", Kind::Bool, Some("true"), "Run tasks as the framework's user when the agent runs as root."),
     Flag::new("sandbox_directory", Kind::Text, Some("/mnt/mesos/sandbox"), "Where the sandbox is mounted inside containers. Accepted for compatibility; mesos-rs does not use it yet."),
     Flag::new("default_role", Kind::Text, Some("*"), "Role of resources given without one. Accepted for compatibility; mesos-rs does not use it yet."),
-    Flag::new("gc_delay", Kind::Duration, Some("1weeks"), "How long finished sandboxes are kept. Accepted for compatibility; mesos-rs does not use it yet."),
+    Flag::new("gc_delay", Kind::Duration, Some("1weeks"), "How long a finished task's sandbox and checkpoints are kept after its terminal update was acknowledged (and an earlier agent id's directories after their last change)."),
     Flag::new("log_dir", Kind::Text, None, "Directory for log files (default: stderr only)."),
     Flag::new("logging_level", Kind::Choice(&["INFO", "WARNING", "ERROR"]), Some("INFO"), "Log level."),
 ];
@@ -54,28 +54,52 @@ pub const SCHEMA: Schema = Schema {
     flags: FLAGS,
 };
 
-/// The agent's typed configuration.
+/// The agent's typed configuration (see [`FLAGS`] for each flag's meaning).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
+    /// `--master`.
     pub master: Option<MasterAddress>,
+    /// `--work_dir`.
     pub work_dir: String,
+    /// `--ip`.
     pub ip: Option<String>,
+    /// `--port`.
     pub port: u16,
+    /// `--hostname`.
     pub hostname: Option<String>,
+    /// `--hostname_lookup`.
     pub hostname_lookup: bool,
+    /// `--advertise_ip`.
     pub advertise_ip: Option<String>,
+    /// `--advertise_port`.
     pub advertise_port: Option<u16>,
+    /// `--resources`.
     pub resources: Option<String>,
+    /// `--attributes`.
     pub attributes: Option<String>,
+    /// `--containerizers`.
     pub containerizers: String,
+    /// `--docker_socket`.
     pub docker_socket: String,
+    /// `--docker_kill_orphans`.
     pub docker_kill_orphans: bool,
+    /// `--executor_shutdown_grace_period`.
     pub executor_shutdown_grace_period: MesosDuration,
+    /// `--recover` (`reconnect` or `cleanup`).
     pub recover: String,
+    /// `--strict`.
+    pub strict: bool,
+    /// `--gc_delay`.
+    pub gc_delay: MesosDuration,
+    /// `--registration_backoff_factor`.
     pub registration_backoff_factor: MesosDuration,
+    /// `--zk_session_timeout`.
     pub zk_session_timeout: MesosDuration,
+    /// `--switch_user`.
     pub switch_user: bool,
+    /// `--log_dir`.
     pub log_dir: Option<String>,
+    /// `--logging_level`.
     pub logging_level: String,
 }
 

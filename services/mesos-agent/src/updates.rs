@@ -1,8 +1,10 @@
 //! Reliable status updates: per task an ordered queue whose head is sent to the master until the scheduler's
-//! acknowledgement comes back, then the next one. Queues are checkpointed under the work dir so an agent
-//! restart loses nothing. Retries back off from 10 s, doubling to 10 min (upstream's schedule); a new master
-//! link resends every head at once.
+//! acknowledgement comes back, then the next one. Queues are checkpointed under
+//! `<work_dir>/meta/slaves/<agentId>/updates/` (one JSON file per task, written atomically) so an agent restart
+//! loses nothing. Retries back off from 10 s, doubling to 10 min (upstream's schedule); a new master link
+//! resends every head at once.
 
+use crate::records::TaskKey;
 use common::mesos::{Id, TaskStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -17,8 +19,8 @@ pub const MAX_RETRY: Duration = Duration::from_secs(600);
 /// One task's pending updates.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskStream {
-    /// Framework of the task.
-    pub framework_id: Id,
+    /// The task.
+    pub key: TaskKey,
     /// Updates not yet acknowledged, oldest first.
     pub pending: VecDeque<TaskStatus>,
     /// When the head may be sent (again); `None` = now.
@@ -30,14 +32,20 @@ pub struct TaskStream {
 }
 
 /// The status update manager.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct StatusUpdates {
-    dir: PathBuf,
-    streams: BTreeMap<Id, TaskStream>,
+    /// Checkpoint directory; `None` until the agent has an id (nothing is queued before).
+    dir: Option<PathBuf>,
+    streams: BTreeMap<TaskKey, TaskStream>,
 }
 
 impl StatusUpdates {
-    /// Loads checkpointed queues from `dir` (created if missing).
+    /// The checkpoint directory of an agent's updates.
+    pub fn dir_of(work_dir: &Path, agent_id: &Id) -> PathBuf {
+        work_dir.join("meta").join("slaves").join(&agent_id.value).join("updates")
+    }
+
+    /// Loads checkpointed queues from `dir` (created if missing); later changes are checkpointed there.
     pub fn recover(dir: &Path) -> std::io::Result<StatusUpdates> {
         std::fs::create_dir_all(dir)?;
         let mut streams = BTreeMap::new();
@@ -46,35 +54,49 @@ impl StatusUpdates {
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
-            match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<(Id, TaskStream)>(&b).ok()) {
-                Some((task_id, stream)) if !stream.pending.is_empty() => {
-                    streams.insert(task_id, stream);
+            match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<TaskStream>(&b).ok()) {
+                Some(stream) if !stream.pending.is_empty() => {
+                    streams.insert(stream.key.clone(), stream);
                 }
                 _ => {
+                    tracing::warn!(file = %path.display(), "dropping an empty or unreadable status update checkpoint");
                     let _ = std::fs::remove_file(&path);
                 }
             }
         }
-        Ok(StatusUpdates { dir: dir.to_path_buf(), streams })
+        Ok(StatusUpdates { dir: Some(dir.to_path_buf()), streams })
     }
 
-    /// Queues an update (it must carry a uuid) and checkpoints the queue.
-    pub fn enqueue(&mut self, framework_id: &Id, status: TaskStatus) {
-        let task_id = status.task_id.clone();
-        let stream = self.streams.entry(task_id.clone()).or_insert_with(|| TaskStream {
-            framework_id: framework_id.clone(),
+    /// Sets the checkpoint directory once the agent has an id (no-op if already set).
+    pub fn attach(&mut self, dir: PathBuf) {
+        if self.dir.is_none() {
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                tracing::error!(dir = %dir.display(), error = %e, "cannot create the status update directory");
+            }
+            self.dir = Some(dir);
+            let keys: Vec<TaskKey> = self.streams.keys().cloned().collect();
+            for key in keys {
+                self.checkpoint(&key);
+            }
+        }
+    }
+
+    /// Queues an update (it must carry a uuid) behind the task's earlier ones and checkpoints the queue.
+    pub fn enqueue(&mut self, key: &TaskKey, status: TaskStatus) {
+        let stream = self.streams.entry(key.clone()).or_insert_with(|| TaskStream {
+            key: key.clone(),
             pending: VecDeque::new(),
             next_send: None,
             backoff: None,
         });
         stream.pending.push_back(status);
-        self.checkpoint(&task_id);
+        self.checkpoint(key);
     }
 
     /// Applies an acknowledgement: drops the head if its uuid matches and makes the next one due now.
     /// Returns whether it matched.
-    pub fn acknowledge(&mut self, task_id: &Id, uuid: &str) -> bool {
-        let Some(stream) = self.streams.get_mut(task_id) else { return false };
+    pub fn acknowledge(&mut self, key: &TaskKey, uuid: &str) -> bool {
+        let Some(stream) = self.streams.get_mut(key) else { return false };
         if stream.pending.front().and_then(|s| s.uuid.as_deref()) != Some(uuid) {
             return false;
         }
@@ -82,13 +104,14 @@ impl StatusUpdates {
         stream.next_send = None;
         stream.backoff = None;
         if stream.pending.is_empty() {
-            self.streams.remove(task_id);
+            self.streams.remove(key);
         }
-        self.checkpoint(task_id);
+        self.checkpoint(key);
         true
     }
 
-    /// The heads that are due to be sent now; each is then scheduled for retry with backoff.
+    /// The heads that are due to be sent now, with their framework; each is then scheduled for a retry with
+    /// backoff.
     pub fn due(&mut self, now: Instant) -> Vec<(Id, TaskStatus)> {
         let mut out = Vec::new();
         for stream in self.streams.values_mut() {
@@ -96,7 +119,7 @@ impl StatusUpdates {
                 continue;
             }
             if let Some(head) = stream.pending.front() {
-                out.push((stream.framework_id.clone(), head.clone()));
+                out.push((stream.key.framework_id.clone(), head.clone()));
                 let delay = stream.backoff.map(|d| (d * 2).min(MAX_RETRY)).unwrap_or(INITIAL_RETRY);
                 stream.backoff = Some(delay);
                 stream.next_send = Some(now + delay);
@@ -115,16 +138,21 @@ impl StatusUpdates {
 
     /// Drops a framework's queues (framework removed by the master).
     pub fn forget_framework(&mut self, framework_id: &Id) {
-        let tasks: Vec<Id> = self.streams.iter().filter(|(_, s)| s.framework_id == *framework_id).map(|(t, _)| t.clone()).collect();
-        for task in tasks {
-            self.streams.remove(&task);
-            self.checkpoint(&task);
+        let keys: Vec<TaskKey> = self.streams.keys().filter(|k| k.framework_id == *framework_id).cloned().collect();
+        for key in keys {
+            self.streams.remove(&key);
+            self.checkpoint(&key);
         }
     }
 
     /// Whether a task still has unacknowledged updates.
-    pub fn has_pending(&self, task_id: &Id) -> bool {
-        self.streams.contains_key(task_id)
+    pub fn has_pending(&self, key: &TaskKey) -> bool {
+        self.streams.contains_key(key)
+    }
+
+    /// Whether a task's queue already holds a terminal update.
+    pub fn has_terminal(&self, key: &TaskKey) -> bool {
+        self.streams.get(key).is_some_and(|s| s.pending.iter().any(|u| u.state.is_terminal()))
     }
 
     /// Number of unacknowledged updates.
@@ -132,18 +160,14 @@ impl StatusUpdates {
         self.streams.values().map(|s| s.pending.len()).sum()
     }
 
-    fn path(&self, task_id: &Id) -> PathBuf {
-        let safe: String = task_id.value.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-        self.dir.join(format!("{safe}.json"))
-    }
-
     /// Writes a task's queue atomically (temp file + rename), or removes the file when the queue is empty.
-    fn checkpoint(&self, task_id: &Id) {
-        let path = self.path(task_id);
-        let result = match self.streams.get(task_id) {
+    fn checkpoint(&self, key: &TaskKey) {
+        let Some(dir) = &self.dir else { return };
+        let path = dir.join(key.file_name());
+        let result = match self.streams.get(key) {
             Some(stream) => {
                 let tmp = path.with_extension("json.tmp");
-                serde_json::to_vec(&(task_id, stream))
+                serde_json::to_vec(stream)
                     .map_err(std::io::Error::other)
                     .and_then(|bytes| std::fs::write(&tmp, bytes))
                     .and_then(|()| std::fs::rename(&tmp, &path))
@@ -154,7 +178,7 @@ impl StatusUpdates {
             },
         };
         if let Err(e) = result {
-            tracing::error!(task = %task_id, error = %e, "cannot checkpoint status updates");
+            tracing::error!(task = %key, error = %e, "cannot checkpoint status updates");
         }
     }
 }
@@ -168,8 +192,12 @@ mod tests {
         serde_json::from_value(serde_json::json!({"task_id": {"value": task}, "state": state, "uuid": uuid})).unwrap()
     }
 
+    fn key(task: &str) -> TaskKey {
+        TaskKey::new(&Id::new("fw"), &Id::new(task))
+    }
+
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("updates-{name}-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("updates-{name}-{}", uuid::Uuid::new_v4().simple()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }
@@ -178,17 +206,18 @@ mod tests {
     fn sends_in_order_one_at_a_time_until_acknowledged() {
         let dir = temp_dir("order");
         let mut u = StatusUpdates::recover(&dir).unwrap();
-        let fw = Id::new("fw");
-        u.enqueue(&fw, status("t1", TaskState::TASK_STARTING, "a"));
-        u.enqueue(&fw, status("t1", TaskState::TASK_RUNNING, "b"));
+        u.enqueue(&key("t1"), status("t1", TaskState::TASK_STARTING, "a"));
+        u.enqueue(&key("t1"), status("t1", TaskState::TASK_RUNNING, "b"));
         let now = Instant::now();
         let due = u.due(now);
         assert_eq!(due.len(), 1);
+        assert_eq!(due[0].0, Id::new("fw"));
         assert_eq!(due[0].1.state, TaskState::TASK_STARTING);
         assert!(u.due(now).is_empty(), "the head is in flight until the retry time");
         assert_eq!(u.due(now + INITIAL_RETRY).len(), 1, "retried after the backoff");
-        assert!(!u.acknowledge(&Id::new("t1"), "b"), "only the head can be acknowledged");
-        assert!(u.acknowledge(&Id::new("t1"), "a"));
+        assert!(!u.acknowledge(&key("t1"), "b"), "only the head can be acknowledged");
+        assert!(!u.acknowledge(&TaskKey::new(&Id::new("other"), &Id::new("t1")), "a"), "keys include the framework");
+        assert!(u.acknowledge(&key("t1"), "a"));
         assert_eq!(u.due(now)[0].1.state, TaskState::TASK_RUNNING);
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -196,17 +225,17 @@ mod tests {
     #[test]
     fn queues_survive_a_restart() {
         let dir = temp_dir("restart");
-        let fw = Id::new("fw");
         {
             let mut u = StatusUpdates::recover(&dir).unwrap();
-            u.enqueue(&fw, status("t1", TaskState::TASK_RUNNING, "a"));
-            u.enqueue(&fw, status("t1", TaskState::TASK_FINISHED, "b"));
-            u.enqueue(&fw, status("t2", TaskState::TASK_RUNNING, "c"));
-            assert!(u.acknowledge(&Id::new("t2"), "c"));
+            u.enqueue(&key("t1"), status("t1", TaskState::TASK_RUNNING, "a"));
+            u.enqueue(&key("t1"), status("t1", TaskState::TASK_FINISHED, "b"));
+            u.enqueue(&key("t2"), status("t2", TaskState::TASK_RUNNING, "c"));
+            assert!(u.acknowledge(&key("t2"), "c"));
         }
         let mut u = StatusUpdates::recover(&dir).unwrap();
         assert_eq!(u.pending_count(), 2);
-        assert!(!u.has_pending(&Id::new("t2")));
+        assert!(!u.has_pending(&key("t2")));
+        assert!(u.has_terminal(&key("t1")));
         let due = u.due(Instant::now());
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].1.uuid.as_deref(), Some("a"));
@@ -214,10 +243,20 @@ mod tests {
     }
 
     #[test]
+    fn queued_before_an_id_then_attached() {
+        let dir = temp_dir("attach");
+        let mut u = StatusUpdates::default();
+        u.enqueue(&key("t"), status("t", TaskState::TASK_RUNNING, "a"));
+        u.attach(dir.clone());
+        assert_eq!(StatusUpdates::recover(&dir).unwrap().pending_count(), 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn backoff_doubles_to_a_cap() {
         let dir = temp_dir("backoff");
         let mut u = StatusUpdates::recover(&dir).unwrap();
-        u.enqueue(&Id::new("fw"), status("t", TaskState::TASK_RUNNING, "a"));
+        u.enqueue(&key("t"), status("t", TaskState::TASK_RUNNING, "a"));
         let mut now = Instant::now();
         let mut delays = Vec::new();
         for _ in 0..8 {

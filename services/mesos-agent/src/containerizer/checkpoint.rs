@@ -94,6 +94,9 @@ pub struct Checkpoint {
     /// Docker tasks: container name.
     #[serde(default)]
     pub container_name: Option<String>,
+    /// Emit a `Killing` event when a kill starts (see `LaunchSpec::killing_state`).
+    #[serde(default)]
+    pub killing_state: bool,
 }
 
 /// Recorded when a kill is requested, so a restarted agent finishes the kill
@@ -254,6 +257,7 @@ mod tests {
             pid_start_time: Some(13),
             cgroup: None,
             container_name: None,
+            killing_state: true,
         };
         let run = meta_run_dir(&dir, "a", "f", "t1", "c1");
         write_checkpoint(&run, &cp).expect("write");

@@ -9,7 +9,7 @@
 //! or, after a kill, `Killed` (same message style). A failed exec is `Failed`
 //! with `REASON_CONTAINER_LAUNCH_FAILED`.
 //!
-//! Kill: SIGTERM to the task's process group and session, SIGKILL after the
+//! Kill: `Killing` first (with `killing_state`), then SIGTERM to the task's process group and session, SIGKILL after the
 //! grace period. When the task's main process ends, its supervisor SIGKILLs
 //! what is left of its process group.
 
@@ -276,6 +276,7 @@ pub(crate) fn launch(inner: &Arc<Inner>, spec: LaunchSpec, sandbox: PathBuf, met
         pid_start_time: None,
         cgroup: cgroup.clone(),
         container_name: None,
+        killing_state: spec.killing_state,
     };
     if let Err(e) = checkpoint::write_checkpoint(&meta, &cp) {
         tracing::warn!(task = %spec.task_id, error = %e, "failed to write containerizer checkpoint");
@@ -379,6 +380,9 @@ async fn supervise(
                     let now = Instant::now();
                     if !killed {
                         killed = true;
+                        if ctx.checkpoint.killing_state {
+                            inner.emit(ContainerEvent::new(&ctx.task_id, &ctx.container_id, TaskState::Killing, EventSource::Executor));
+                        }
                         let marker = KillMarker { requested_at: now_secs(), grace_secs: grace.as_secs_f64() };
                         if let Err(e) = checkpoint::write_kill_marker(&ctx.meta, &marker) {
                             tracing::warn!(task = %ctx.task_id, error = %e, "failed to write kill marker");

@@ -11,7 +11,7 @@
 //! The container is removed right after it exits (Mesos keeps exited
 //! containers for 6 hours; removal is immediate here).
 //!
-//! Kill: `docker stop` with the grace period (the daemon escalates to SIGKILL,
+//! Kill: `Killing` first (with `killing_state`), then `docker stop` with the grace period (the daemon escalates to SIGKILL,
 //! even if the agent dies meanwhile); a later kill with a shorter grace sends
 //! SIGKILL at its deadline. A kill before the container started removes it and
 //! reports `Killed` with `REASON_TASK_KILLED_DURING_LAUNCH`.
@@ -119,6 +119,7 @@ pub(crate) fn launch(inner: &Arc<Inner>, spec: LaunchSpec, sandbox: PathBuf, met
         pid_start_time: None,
         cgroup: None,
         container_name: Some(name.clone()),
+        killing_state: spec.killing_state,
     };
     if let Err(e) = checkpoint::write_checkpoint(&meta, &cp) {
         tracing::warn!(task = %spec.task_id, error = %e, "failed to write containerizer checkpoint");
@@ -178,6 +179,9 @@ async fn run(
     let started = tokio::select! {
         r = start(&inner, &docker, &ctx, body, &image, force_pull) => r,
         _ = next_kill(&mut control) => {
+            if ctx.checkpoint.killing_state {
+                inner.emit(ContainerEvent::new(&ctx.task_id, &ctx.container_id, TaskState::Killing, EventSource::Executor));
+            }
             remove(&docker, &ctx.name).await;
             return inner.finish(
                 ContainerEvent::new(&ctx.task_id, &ctx.container_id, TaskState::Killed, EventSource::Agent)
@@ -430,6 +434,9 @@ async fn watch(
                 Some(Control::Kill(grace)) => {
                     if !killed {
                         killed = true;
+                        if ctx.checkpoint.killing_state {
+                            inner.emit(ContainerEvent::new(&ctx.task_id, &ctx.container_id, TaskState::Killing, EventSource::Executor));
+                        }
                         let marker = KillMarker { requested_at: now_secs(), grace_secs: grace.as_secs_f64() };
                         if let Err(e) = checkpoint::write_kill_marker(&ctx.meta, &marker) {
                             tracing::warn!(task = %ctx.task_id, error = %e, "failed to write kill marker");

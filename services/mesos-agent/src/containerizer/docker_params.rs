@@ -391,6 +391,7 @@ mod tests {
             mem_mb: 64.0,
             kill_grace: Duration::from_secs(1),
             labels: vec![("x".into(), "y".into())],
+            killing_state: false,
         }
     }
 

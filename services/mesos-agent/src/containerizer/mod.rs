@@ -6,12 +6,14 @@
 //!   their exit status is recorded (see `supervisor.rs`).
 //! * **Docker containerizer** ([`ContainerizerKind::Docker`]): containers via
 //!   the Docker Engine API (bollard), named `mesos-<agentId>.<containerId>`
-//!   (or `mesos-<containerId>`, see [`DockerNaming`]).
+//!   (Mesos 0.23–1.3 style: several agents can share one Docker daemon and
+//!   still tell their containers apart).
 //!
 //! Interface: [`Containerizers::new`] returns the handle and the event
 //! receiver; [`Containerizers::launch`] returns immediately and the task's
-//! [`ContainerEvent`]s (Starting, Running, then one terminal event) follow on
-//! the receiver, in order per task. [`Containerizers::kill`],
+//! [`ContainerEvent`]s (Starting, Running, Killing once a kill starts if the
+//! spec asks for it, then one terminal event) follow on the receiver, in order
+//! per task. [`Containerizers::kill`],
 //! [`Containerizers::running`], [`Containerizers::usage`],
 //! [`Containerizers::recover`] and [`Containerizers::kill_orphans`] complete the
 //! picture. A checkpoint per container (see [`checkpoint`]) lets a restarted
@@ -57,8 +59,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
-#[allow(unused_imports)] // public API not (yet) used by the agent itself
-pub use checkpoint::{read_checkpoint, scan_checkpoints, Checkpoint, KillMarker};
+pub use checkpoint::{scan_checkpoints, Checkpoint};
 pub use types::*;
 
 /// Receiver of container events.
@@ -198,7 +199,7 @@ impl Inner {
 
     /// Docker container name for a container id.
     pub fn docker_name(&self, agent_id: &str, container_id: &str) -> String {
-        docker_container_name(self.config.docker_naming, agent_id, container_id)
+        docker_container_name(agent_id, container_id)
     }
 }
 
@@ -213,12 +214,9 @@ impl Drop for DetachGuard {
     }
 }
 
-/// Docker container name: `mesos-<agentId>.<containerId>` or `mesos-<containerId>`.
-pub fn docker_container_name(naming: DockerNaming, agent_id: &str, container_id: &str) -> String {
-    match naming {
-        DockerNaming::AgentAndContainer => format!("mesos-{agent_id}.{container_id}"),
-        DockerNaming::ContainerOnly => format!("mesos-{container_id}"),
-    }
+/// Docker container name: `mesos-<agentId>.<containerId>`.
+pub fn docker_container_name(agent_id: &str, container_id: &str) -> String {
+    format!("mesos-{agent_id}.{container_id}")
 }
 
 /// The containerizers of one agent. Cheap to clone; all clones share state.
@@ -243,12 +241,6 @@ impl Containerizers {
         });
         let guard = Arc::new(DetachGuard(inner.clone()));
         (Containerizers { inner, _guard: guard }, rx)
-    }
-
-    /// The configuration.
-    #[allow(dead_code)] // public API not (yet) used by the agent itself
-    pub fn config(&self) -> &Config {
-        &self.inner.config
     }
 
     /// Host sandbox path a spec will use.

@@ -59,6 +59,7 @@ pub(super) fn shell_spec(w: &WorkDir, task: &str, cmd: &str) -> LaunchSpec {
         mem_mb: 32.0,
         kill_grace: Duration::from_secs(3),
         labels: Vec::new(),
+        killing_state: false,
     }
 }
 
@@ -255,7 +256,7 @@ async fn command_recovery_reattaches_after_restart() {
     drop(rx1);
     assert!(procfs::is_alive(pid, None), "task died with the containerizer");
 
-    let cp = read_checkpoint(&meta).expect("checkpoint");
+    let cp = checkpoint::read_checkpoint(&meta).expect("checkpoint");
     assert_eq!(cp.kind, ContainerizerKind::Mesos);
     assert_eq!(cp.pid, Some(pid));
     assert_eq!(cp.pid_start_time, procfs::start_time(pid));

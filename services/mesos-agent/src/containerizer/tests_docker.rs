@@ -211,7 +211,7 @@ async fn docker_echo_finishes_with_output_and_env() {
         d.force_pull = true;
     }
     let sandbox = f.cz.sandbox_dir(&spec);
-    let name = docker_container_name(DockerNaming::AgentAndContainer, &spec.agent_id, &spec.container_id);
+    let name = docker_container_name(&spec.agent_id, &spec.container_id);
     f.cz.launch(spec).expect("launch");
     let events = until_terminal(&mut f.rx).await;
     let states: Vec<TaskState> = events.iter().map(|e| e.state).collect();
@@ -405,7 +405,7 @@ async fn docker_orphans_and_invalid_parameters() {
     assert!(err.to_string().contains("Unsupported docker parameter 'restart'"), "{err}");
 
     let spec = docker_spec(&f.w, "t-orphan", Some("sleep 300"));
-    let name = docker_container_name(DockerNaming::AgentAndContainer, &spec.agent_id, &spec.container_id);
+    let name = docker_container_name(&spec.agent_id, &spec.container_id);
     let Fixture { docker, cz: first, rx: mut rx1, guard, w } = f;
     first.launch(spec).expect("launch");
     expect_state(&mut rx1, TaskState::Starting).await;

@@ -261,17 +261,6 @@ pub(crate) fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// How Docker containers are named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DockerNaming {
-    /// `mesos-<agentId>.<containerId>` (Mesos 0.23–1.3 style).
-    #[default]
-    AgentAndContainer,
-    /// `mesos-<containerId>` (Mesos 1.4+ style, including 1.11).
-    #[allow(dead_code)] // selectable by configuration
-    ContainerOnly,
-}
-
 /// Containerizer configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -291,8 +280,6 @@ pub struct Config {
     pub default_path: String,
     /// Upper bound for an image pull.
     pub docker_pull_timeout: Duration,
-    /// Docker container naming style.
-    pub docker_naming: DockerNaming,
 }
 
 impl Config {
@@ -306,7 +293,6 @@ impl Config {
             switch_user: true,
             default_path: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
             docker_pull_timeout: Duration::from_secs(600),
-            docker_naming: DockerNaming::default(),
         }
     }
 }
