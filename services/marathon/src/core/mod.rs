@@ -619,3 +619,71 @@ pub fn app_info(core: &Core, app: &AppDefinition, with_tasks: bool, with_failure
     };
     with_app_info(app_json(app, false), &extras)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::parse_app;
+
+    fn status(task_id: &str, state: TaskState) -> TaskStatus {
+        serde_json::from_value(json!({"task_id": {"value": task_id}, "state": state, "agent_id": {"value": "a1"}})).unwrap()
+    }
+
+    fn launched(core: &mut Core, app: &PathId, task_id: &str) {
+        let version = core.apps[app].last_config_change_at();
+        core.add_instance(Instance {
+            task_id: task_id.to_string(),
+            app_id: app.clone(),
+            version,
+            agent_id: "a1".into(),
+            host: "h".into(),
+            ports: vec![],
+            service_ports: vec![],
+            state: None,
+            staged_at: now(),
+            started_at: None,
+            ip_addresses: vec![],
+            healthy: None,
+            killing: false,
+            health: vec![],
+        });
+    }
+
+    #[test]
+    fn backoff_grows_by_the_factor_up_to_the_cap_and_resets_on_a_new_config() {
+        let mut core = Core::new((10000, 20000));
+        let app = parse_app(br#"{"id": "crashy", "cmd": "exit 1", "backoffSeconds": 1, "backoffFactor": 2, "maxLaunchDelaySeconds": 5}"#, &PathId::root()).unwrap();
+        let (_, _) = core.create_app(app, false).unwrap();
+        let id = PathId::parse("/crashy");
+        let mut delays = Vec::new();
+        for i in 0..5 {
+            let task = format!("crashy.{i}");
+            launched(&mut core, &id, &task);
+            core.on_status(&status(&task, TaskState::TASK_FAILED), 1_000_000);
+            delays.push(core.delays[&id].seconds);
+        }
+        assert_eq!(delays, vec![1.0, 2.0, 4.0, 5.0, 5.0]);
+        assert!(core.is_delayed(&id, 1_000_000 + 4_999));
+        assert!(!core.is_delayed(&id, 1_000_000 + 5_000));
+        assert_eq!(core.last_failures[&id]["state"], "TASK_FAILED");
+        // A killed task does not back off; a new configuration clears the delay.
+        let mut changed = core.apps[&id].clone();
+        changed.cmd = Some("exit 2".into());
+        core.update_app(changed, true).unwrap();
+        assert!(!core.delays.contains_key(&id));
+    }
+
+    #[test]
+    fn locked_apps_answer_409_with_the_deployment_unless_forced() {
+        let mut core = Core::new((10000, 20000));
+        let app = parse_app(br#"{"id": "web", "cmd": "sleep 1"}"#, &PathId::root()).unwrap();
+        let (_, created) = core.create_app(app.clone(), false).unwrap();
+        let err = core.restart_app(&app.id, false).unwrap_err();
+        assert_eq!(err.status(), 409);
+        assert_eq!(err.body()["deployments"][0]["id"], created.deployment_id);
+        assert!(core.restart_app(&app.id, true).is_ok());
+        assert_eq!(core.deployments.len(), 1, "the forced change replaced the old deployment");
+        let err = core.create_app(app, false).unwrap_err();
+        assert_eq!(err.body()["message"], "An app with id [/web] already exists.");
+    }
+}
