@@ -16,10 +16,20 @@ fn one_line_error(program: &str, args: &[&str], env: &[(&str, &str)], must_conta
 fn master_rejects_bad_values_and_unknown_flags() {
     one_line_error("mesos-master", &[], &[("MESOS_PORT", "abc")], &["MESOS_PORT", "'abc'", "integer"]);
     one_line_error("mesos-master", &[], &[("MESOS_ZK", "http://h:2181/mesos")], &["MESOS_ZK", "zk://"]);
-    one_line_error("mesos-master", &[], &[("MESOS_REGISTRY", "etcd")], &["MESOS_REGISTRY", "in_memory, replicated_log"]);
+    one_line_error(
+        "mesos-master",
+        &[],
+        &[("MESOS_REGISTRY", "etcd")],
+        &["MESOS_REGISTRY", "in_memory, replicated_log"],
+    );
     one_line_error("mesos-master", &["--bogus=1"], &[], &["unknown flag 'bogus'"]);
     one_line_error("mesos-master", &["--port"], &[], &["port", "Missing value"]);
-    one_line_error("mesos-master", &[], &[("MESOS_ALLOCATION_INTERVAL", "1 second")], &["MESOS_ALLOCATION_INTERVAL", "duration"]);
+    one_line_error(
+        "mesos-master",
+        &[],
+        &[("MESOS_ALLOCATION_INTERVAL", "1 second")],
+        &["MESOS_ALLOCATION_INTERVAL", "duration"],
+    );
     one_line_error("mesos-master", &[], &[("MESOS_REGISTRY", "replicated_log")], &["work_dir"]);
 }
 
@@ -27,9 +37,24 @@ fn master_rejects_bad_values_and_unknown_flags() {
 fn agent_rejects_bad_values() {
     one_line_error("mesos-agent", &[], &[], &["master", "MESOS_MASTER"]);
     one_line_error("mesos-agent", &[], &[("MESOS_MASTER", "zk://nohostport/mesos")], &["MESOS_MASTER"]);
-    one_line_error("mesos-agent", &[], &[("MESOS_MASTER", "m:5050"), ("MESOS_RESOURCES", "cpus:lots")], &["MESOS_RESOURCES", "'cpus:lots'"]);
-    one_line_error("mesos-agent", &[], &[("MESOS_MASTER", "m:5050"), ("MESOS_ATTRIBUTES", "rack")], &["MESOS_ATTRIBUTES", "'rack'"]);
-    one_line_error("mesos-agent", &[], &[("MESOS_MASTER", "m:5050"), ("MESOS_CONTAINERIZERS", "rkt")], &["containerizers", "mesos, docker"]);
+    one_line_error(
+        "mesos-agent",
+        &[],
+        &[("MESOS_MASTER", "m:5050"), ("MESOS_RESOURCES", "cpus:lots")],
+        &["MESOS_RESOURCES", "'cpus:lots'"],
+    );
+    one_line_error(
+        "mesos-agent",
+        &[],
+        &[("MESOS_MASTER", "m:5050"), ("MESOS_ATTRIBUTES", "rack")],
+        &["MESOS_ATTRIBUTES", "'rack'"],
+    );
+    one_line_error(
+        "mesos-agent",
+        &[],
+        &[("MESOS_MASTER", "m:5050"), ("MESOS_CONTAINERIZERS", "rkt")],
+        &["containerizers", "mesos, docker"],
+    );
     // The legacy name (a symlink in the image) behaves the same.
     let dir = ScratchDir::new("mesos-slave");
     let slave = dir.path().join("mesos-slave");

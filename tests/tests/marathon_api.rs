@@ -73,7 +73,8 @@ impl Cluster {
             &[],
             logs.path(),
         );
-        let cluster = Cluster { zk, logs, _work: work, _master: master, _agent: agent, marathon, marathon_port, agent_port };
+        let cluster =
+            Cluster { zk, logs, _work: work, _master: master, _agent: agent, marathon, marathon_port, agent_port };
         let info = cluster.url("/v2/info");
         wait_for(Duration::from_secs(30), "marathon to register with Mesos", || {
             let info = info.clone();
@@ -88,7 +89,8 @@ impl Cluster {
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
-        let mut request = reqwest::Client::new().request(method, self.url(path)).header("Content-Type", "application/json");
+        let mut request =
+            reqwest::Client::new().request(method, self.url(path)).header("Content-Type", "application/json");
         if let Some(body) = body {
             request = request.body(body.to_string());
         }
@@ -99,7 +101,10 @@ impl Cluster {
     }
 
     async fn running(&self, app: &str) -> usize {
-        get_json(&self.url(&format!("/v2/apps/{app}"))).await.and_then(|a| a["app"]["tasksRunning"].as_u64()).unwrap_or(0) as usize
+        get_json(&self.url(&format!("/v2/apps/{app}")))
+            .await
+            .and_then(|a| a["app"]["tasksRunning"].as_u64())
+            .unwrap_or(0) as usize
     }
 }
 
@@ -125,7 +130,10 @@ async fn basic_0_runs_scales_and_is_deleted() {
     }
     assert_eq!(app["deployments"].as_array().map(Vec::len), Some(1));
 
-    wait_for(Duration::from_secs(30), "basic-0 to run", || async { (cluster.running("basic-0").await == 1).then_some(()) }).await;
+    wait_for(Duration::from_secs(30), "basic-0 to run", || async {
+        (cluster.running("basic-0").await == 1).then_some(())
+    })
+    .await;
     let app = get_json(&cluster.url("/v2/apps/basic-0")).await.unwrap();
     let task = &app["app"]["tasks"][0];
     assert!(task["id"].as_str().unwrap().starts_with("basic-0."));
@@ -152,9 +160,15 @@ async fn basic_0_runs_scales_and_is_deleted() {
     let (status, body) = cluster.send(reqwest::Method::PUT, "/v2/apps/basic-0", Some(r#"{"instances": 3}"#)).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["deploymentId"].is_string() && body["version"].is_string());
-    wait_for(Duration::from_secs(30), "3 instances", || async { (cluster.running("basic-0").await == 3).then_some(()) }).await;
+    wait_for(Duration::from_secs(30), "3 instances", || async {
+        (cluster.running("basic-0").await == 3).then_some(())
+    })
+    .await;
     cluster.send(reqwest::Method::PUT, "/v2/apps/basic-0?force=true", Some(r#"{"instances": 1}"#)).await;
-    wait_for(Duration::from_secs(30), "back to 1 instance", || async { (cluster.running("basic-0").await == 1).then_some(()) }).await;
+    wait_for(Duration::from_secs(30), "back to 1 instance", || async {
+        (cluster.running("basic-0").await == 1).then_some(())
+    })
+    .await;
 
     // Delete.
     let (status, _) = cluster.send(reqwest::Method::DELETE, "/v2/apps/basic-0", None).await;
@@ -197,7 +211,13 @@ async fn upstream_errors() {
 async fn a_failing_task_is_relaunched_with_growing_backoff() {
     let cluster = Cluster::start().await;
     let (status, _) = cluster
-        .send(reqwest::Method::POST, "/v2/apps", Some(r#"{"id": "crashy", "cmd": "exit 1", "cpus": 0.1, "mem": 16, "backoffSeconds": 1, "backoffFactor": 2}"#))
+        .send(
+            reqwest::Method::POST,
+            "/v2/apps",
+            Some(
+                r#"{"id": "crashy", "cmd": "exit 1", "cpus": 0.1, "mem": 16, "backoffSeconds": 1, "backoffFactor": 2}"#,
+            ),
+        )
         .await;
     assert_eq!(status, 201);
     let last_failure = wait_for(Duration::from_secs(20), "a recorded task failure", || async {
@@ -206,7 +226,9 @@ async fn a_failing_task_is_relaunched_with_growing_backoff() {
     .await;
     assert_eq!(last_failure["state"], "TASK_FAILED");
     let queued = wait_for(Duration::from_secs(20), "crashy in the queue with a delay", || async {
-        get_json(&cluster.url("/v2/queue")).await.and_then(|q| q["queue"].as_array().and_then(|items| items.first().cloned()))
+        get_json(&cluster.url("/v2/queue"))
+            .await
+            .and_then(|q| q["queue"].as_array().and_then(|items| items.first().cloned()))
     })
     .await;
     assert_eq!(queued["app"]["id"], "/crashy");
@@ -217,7 +239,8 @@ async fn a_failing_task_is_relaunched_with_growing_backoff() {
 /// virtualenv), if it can import `module`.
 fn python_with(module: &str) -> Option<String> {
     let python = std::env::var("MESOS_RS_PYTHON").unwrap_or_else(|_| "python3".to_string());
-    let ok = std::process::Command::new(&python).args(["-c", &format!("import {module}")]).output().ok()?.status.success();
+    let ok =
+        std::process::Command::new(&python).args(["-c", &format!("import {module}")]).output().ok()?.status.success();
     ok.then_some(python)
 }
 
@@ -239,7 +262,9 @@ async fn the_marathon_python_client_works_unmodified() {
 async fn task_ids(cluster: &Cluster, app: &str) -> Vec<String> {
     let mut ids: Vec<String> = get_json(&cluster.url(&format!("/v2/apps/{app}/tasks")))
         .await
-        .and_then(|t| t["tasks"].as_array().map(|ts| ts.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect()))
+        .and_then(|t| {
+            t["tasks"].as_array().map(|ts| ts.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect())
+        })
         .unwrap_or_default();
     ids.sort();
     ids
@@ -248,9 +273,16 @@ async fn task_ids(cluster: &Cluster, app: &str) -> Vec<String> {
 #[tokio::test]
 async fn restart_replaces_every_task_without_dropping_below_capacity() {
     let cluster = Cluster::start().await;
-    let (status, _) = cluster.send(reqwest::Method::POST, "/v2/apps", Some(r#"{"id": "web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2}"#)).await;
+    let (status, _) = cluster
+        .send(
+            reqwest::Method::POST,
+            "/v2/apps",
+            Some(r#"{"id": "web", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2}"#),
+        )
+        .await;
     assert_eq!(status, 201);
-    wait_for(Duration::from_secs(30), "2 running", || async { (cluster.running("web").await == 2).then_some(()) }).await;
+    wait_for(Duration::from_secs(30), "2 running", || async { (cluster.running("web").await == 2).then_some(()) })
+        .await;
     wait_for(Duration::from_secs(10), "no deployment", || async {
         get_json(&cluster.url("/v2/deployments")).await.filter(|d| d.as_array().is_some_and(Vec::is_empty))
     })
@@ -282,7 +314,8 @@ async fn unique_hostname_constraint_and_fixed_host_ports() {
         .send(reqwest::Method::POST, "/v2/apps", Some(r#"{"id": "uniq", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2, "constraints": [["hostname", "UNIQUE"]]}"#))
         .await;
     assert_eq!(status, 201);
-    wait_for(Duration::from_secs(30), "1 running", || async { (cluster.running("uniq").await == 1).then_some(()) }).await;
+    wait_for(Duration::from_secs(30), "1 running", || async { (cluster.running("uniq").await == 1).then_some(()) })
+        .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(cluster.running("uniq").await, 1, "UNIQUE hostname must hold");
     // requirePorts: the task gets exactly the service port as its host port, and $PORT0 says so.
@@ -294,7 +327,10 @@ async fn unique_hostname_constraint_and_fixed_host_ports() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    wait_for(Duration::from_secs(30), "fixed running", || async { (cluster.running("fixed").await == 1).then_some(()) }).await;
+    wait_for(Duration::from_secs(30), "fixed running", || async {
+        (cluster.running("fixed").await == 1).then_some(())
+    })
+    .await;
     let app = get_json(&cluster.url("/v2/apps/fixed")).await.unwrap();
     assert_eq!(app["app"]["tasks"][0]["ports"], json!([31555]));
     assert_eq!(app["app"]["portDefinitions"][0]["port"], 31555);
@@ -312,7 +348,9 @@ async fn a_failing_http_health_check_kills_and_replaces_the_task() {
         )
         .await;
     assert_eq!(status, 201, "{body}");
-    let first = wait_for(Duration::from_secs(30), "a task", || async { task_ids(&cluster, "sick").await.into_iter().next() }).await;
+    let first =
+        wait_for(Duration::from_secs(30), "a task", || async { task_ids(&cluster, "sick").await.into_iter().next() })
+            .await;
     wait_for(Duration::from_secs(30), "the unhealthy task replaced", || {
         let first = first.clone();
         let cluster = &cluster;
@@ -331,7 +369,18 @@ async fn a_standby_marathon_takes_over_and_adopts_the_running_tasks() {
     let mut standby = Process::start(
         "marathon-standby",
         &binary("marathon"),
-        &["--master", &zk_mesos, "--zk", &cluster.zk.url("/marathon"), "--http_port", &standby_port.to_string(), "--hostname", "127.0.0.1", "--zk_session_timeout", "3000"],
+        &[
+            "--master",
+            &zk_mesos,
+            "--zk",
+            &cluster.zk.url("/marathon"),
+            "--http_port",
+            &standby_port.to_string(),
+            "--hostname",
+            "127.0.0.1",
+            "--zk_session_timeout",
+            "3000",
+        ],
         &[],
         cluster.logs.path(),
     );
@@ -360,7 +409,8 @@ async fn a_standby_marathon_takes_over_and_adopts_the_running_tasks() {
         let url = format!("{standby_url}/v2/apps/ha/tasks");
         async move {
             let tasks = get_json(&url).await?;
-            let mut ids: Vec<String> = tasks["tasks"].as_array()?.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect();
+            let mut ids: Vec<String> =
+                tasks["tasks"].as_array()?.iter().filter_map(|t| t["id"].as_str().map(str::to_string)).collect();
             ids.sort();
             (ids.len() == 2).then_some(ids)
         }
@@ -370,7 +420,11 @@ async fn a_standby_marathon_takes_over_and_adopts_the_running_tasks() {
     let info = get_json(&format!("{standby_url}/v2/info")).await.unwrap();
     assert_eq!(info["elected"], true);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(get_json(&format!("{standby_url}/v2/apps/ha")).await.unwrap()["app"]["tasksRunning"], 2, "no extra instances");
+    assert_eq!(
+        get_json(&format!("{standby_url}/v2/apps/ha")).await.unwrap()["app"]["tasksRunning"],
+        2,
+        "no extra instances"
+    );
     assert!(standby.is_running());
 }
 
@@ -394,7 +448,10 @@ async fn groups_hold_nested_apps() {
     .await;
     let (status, _) = cluster.send(reqwest::Method::PUT, "/v2/groups/prod?force=true", Some(r#"{"scaleBy": 2}"#)).await;
     assert_eq!(status, 200);
-    wait_for(Duration::from_secs(30), "scaled by 2", || async { (cluster.running("prod/web").await == 2).then_some(()) }).await;
+    wait_for(Duration::from_secs(30), "scaled by 2", || async {
+        (cluster.running("prod/web").await == 2).then_some(())
+    })
+    .await;
     let (status, _) = cluster.send(reqwest::Method::DELETE, "/v2/groups/prod?force=true", None).await;
     assert_eq!(status, 200);
     let (status, _) = cluster.send(reqwest::Method::GET, "/v2/apps/prod/web", None).await;

@@ -93,7 +93,11 @@ async fn one_master_leads_and_a_standby_takes_over_after_kill_9() {
 
     // kill -9 the leader: the standby leads within the session timeout + 2 s.
     let killed_at = Instant::now();
-    if leader_port == port_a { a.kill() } else { b.kill() }
+    if leader_port == port_a {
+        a.kill()
+    } else {
+        b.kill()
+    }
     wait_for(SESSION_TIMEOUT + Duration::from_secs(2), "the standby to take over", || async move {
         elected(standby_port).await?.then_some(())
     })

@@ -276,10 +276,15 @@ impl Schema {
         source: Source,
     ) -> Result<(), ConfigError> {
         let flag = self.resolve(name).ok_or_else(|| match &source {
-            Source::File(path) => {
-                ConfigError(format!("{}: unknown flag '{}' set by file {}; see --help", self.program, name, path.display()))
+            Source::File(path) => ConfigError(format!(
+                "{}: unknown flag '{}' set by file {}; see --help",
+                self.program,
+                name,
+                path.display()
+            )),
+            Source::Env(var) => {
+                ConfigError(format!("{}: unknown flag '{}' set by {}; see --help", self.program, name, var))
             }
-            Source::Env(var) => ConfigError(format!("{}: unknown flag '{}' set by {}; see --help", self.program, name, var)),
             _ => ConfigError(format!("{}: Failed to load unknown flag '{}'; see --help", self.program, name)),
         })?;
         let checked = flag.kind.check(value.trim()).ok_or_else(|| {
@@ -403,7 +408,10 @@ impl Schema {
             } else if let Some(positive) = self.negated(&name) {
                 found.push((positive, "false".into(), source));
             } else {
-                return Err(ConfigError(format!("{}: Failed to load unknown flag '{}'; see --help", self.program, name)));
+                return Err(ConfigError(format!(
+                    "{}: Failed to load unknown flag '{}'; see --help",
+                    self.program, name
+                )));
             }
         }
         Ok(Some(found))
@@ -429,7 +437,12 @@ impl Schema {
                 (Style::Marathon, _) => format!("--{} VALUE", flag.name),
             };
             out.push_str(&format!("  {form}\n      {}\n", flag.help));
-            out.push_str(&format!("      env {}{}; expects {}", self.env_prefix, flag.name.to_uppercase(), flag.kind.expected()));
+            out.push_str(&format!(
+                "      env {}{}; expects {}",
+                self.env_prefix,
+                flag.name.to_uppercase(),
+                flag.kind.expected()
+            ));
             match flag.default {
                 Some(d) => out.push_str(&format!("; default: {d}\n")),
                 None => out.push_str("; no default\n"),

@@ -42,9 +42,12 @@ pub fn requests(max_body: u64) -> impl Filter<Extract = (Request,), Error = Infa
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
-        .and(warp::body::content_length_limit(max_body).and(warp::body::bytes()).or(warp::any().map(Bytes::new)).unify())
+        .and(
+            warp::body::content_length_limit(max_body).and(warp::body::bytes()).or(warp::any().map(Bytes::new)).unify(),
+        )
         .map(|method, full: warp::path::FullPath, query: String, headers, body| {
-            let original = if query.is_empty() { full.as_str().to_string() } else { format!("{}?{}", full.as_str(), query) };
+            let original =
+                if query.is_empty() { full.as_str().to_string() } else { format!("{}?{}", full.as_str(), query) };
             Request { method, path: full.as_str().to_string(), original, query: parse_query(&query), headers, body }
         })
 }
@@ -86,7 +89,6 @@ pub fn percent_decode(text: &str) -> String {
 fn hex(digit: u8) -> Option<u8> {
     (digit as char).to_digit(16).map(|d| d as u8)
 }
-
 
 /// A JSON reply with the given status; `jsonp` wraps it as `NAME(<json>)` with `text/javascript`.
 pub fn json_reply<T: Serialize>(status: StatusCode, value: &T, jsonp: Option<&str>) -> Response {
@@ -136,7 +138,10 @@ mod tests {
 
     #[test]
     fn queries_decode() {
-        assert_eq!(parse_query("jsonp=cb&x=a%20b+c"), vec![("jsonp".into(), "cb".into()), ("x".into(), "a b c".into())]);
+        assert_eq!(
+            parse_query("jsonp=cb&x=a%20b+c"),
+            vec![("jsonp".into(), "cb".into()), ("x".into(), "a b c".into())]
+        );
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%E2%9C%93"), "\u{2713}");
     }

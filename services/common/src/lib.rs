@@ -11,7 +11,6 @@
 //! - [`net`]: local addresses and hostnames.
 //! - [`logging`]: tracing setup.
 
-pub mod resources;
 pub mod agent_link;
 pub mod config;
 pub mod http;
@@ -20,4 +19,5 @@ pub mod mesos;
 pub mod metrics;
 pub mod net;
 pub mod recordio;
+pub mod resources;
 pub mod zk;

@@ -422,7 +422,14 @@ impl TaskState {
         use TaskState::*;
         matches!(
             self,
-            TASK_FINISHED | TASK_FAILED | TASK_KILLED | TASK_ERROR | TASK_LOST | TASK_DROPPED | TASK_GONE | TASK_GONE_BY_OPERATOR
+            TASK_FINISHED
+                | TASK_FAILED
+                | TASK_KILLED
+                | TASK_ERROR
+                | TASK_LOST
+                | TASK_DROPPED
+                | TASK_GONE
+                | TASK_GONE_BY_OPERATOR
         )
     }
 
@@ -820,13 +827,26 @@ pub mod scheduler {
 
     impl Event {
         fn bare(kind: EventType) -> Event {
-            Event { kind, subscribed: None, offers: None, rescind: None, update: None, message: None, failure: None, error: None }
+            Event {
+                kind,
+                subscribed: None,
+                offers: None,
+                rescind: None,
+                update: None,
+                message: None,
+                failure: None,
+                error: None,
+            }
         }
 
         /// SUBSCRIBED.
         pub fn subscribed(framework_id: Id, heartbeat_interval_seconds: f64, master_info: MasterInfo) -> Event {
             Event {
-                subscribed: Some(Subscribed { framework_id, heartbeat_interval_seconds, master_info: Some(master_info) }),
+                subscribed: Some(Subscribed {
+                    framework_id,
+                    heartbeat_interval_seconds,
+                    master_info: Some(master_info),
+                }),
                 ..Event::bare(EventType::Subscribed)
             }
         }

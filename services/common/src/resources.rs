@@ -784,13 +784,10 @@ impl Resources {
 
     /// Like [`Resources::scalar`], in fixed point.
     pub fn scalar_fixed(&self, name: &str) -> Fixed {
-        self.entries
-            .iter()
-            .filter(|e| e.name == name)
-            .fold(Fixed::ZERO, |acc, e| match e.value {
-                ResourceValue::Scalar(v) => acc.saturating_add(v),
-                _ => acc,
-            })
+        self.entries.iter().filter(|e| e.name == name).fold(Fixed::ZERO, |acc, e| match e.value {
+            ResourceValue::Scalar(v) => acc.saturating_add(v),
+            _ => acc,
+        })
     }
 
     /// Union of the ranges named `name` across reservations.
@@ -837,7 +834,8 @@ impl Resources {
 
     /// [`Resources::push`], refusing a name already present with another type.
     fn push_checked(&mut self, entry: ResourceEntry) -> Result<(), String> {
-        if let Some(other) = self.entries.iter().find(|e| e.name == entry.name && e.value.kind() != entry.value.kind()) {
+        if let Some(other) = self.entries.iter().find(|e| e.name == entry.name && e.value.kind() != entry.value.kind())
+        {
             return Err(format!(
                 "'{}' is given both as {:?} and {:?}",
                 entry.name,
@@ -957,9 +955,8 @@ impl Resources {
     /// unchanged, if there are fewer. Read the numbers with `taken.ports().values()`.
     pub fn take_ports(&mut self, n: usize) -> Result<Resources, ResourceError> {
         let free = self.ports();
-        let chosen = free
-            .lowest(n as u64)
-            .ok_or(ResourceError::NotEnoughPorts { requested: n, available: free.count() })?;
+        let chosen =
+            free.lowest(n as u64).ok_or(ResourceError::NotEnoughPorts { requested: n, available: free.count() })?;
         self.take_port_ranges(chosen)
     }
 
@@ -971,12 +968,19 @@ impl Resources {
                 let hit = r.intersection(&remaining);
                 if !hit.is_empty() {
                     remaining = remaining.difference(&hit);
-                    taken.push(ResourceEntry { name: PORTS.to_string(), role: e.role.clone(), value: ResourceValue::Ranges(hit) });
+                    taken.push(ResourceEntry {
+                        name: PORTS.to_string(),
+                        role: e.role.clone(),
+                        value: ResourceValue::Ranges(hit),
+                    });
                 }
             }
         }
         if !remaining.is_empty() {
-            return Err(ResourceError::PortsUnavailable { ports: remaining.to_string(), available: self.ports().to_string() });
+            return Err(ResourceError::PortsUnavailable {
+                ports: remaining.to_string(),
+                available: self.ports().to_string(),
+            });
         }
         self.subtract_saturating(&taken);
         Ok(taken)
@@ -1024,10 +1028,8 @@ fn parse_name_and_role<'a>(token: &str, head: &'a str) -> Result<(&'a str, Optio
     let (name, role) = match head.split_once('(') {
         None => (head, None),
         Some((name, rest)) => {
-            let role = rest
-                .strip_suffix(')')
-                .ok_or_else(|| parse_error(token, "a role must be written 'name(role)'"))?
-                .trim();
+            let role =
+                rest.strip_suffix(')').ok_or_else(|| parse_error(token, "a role must be written 'name(role)'"))?.trim();
             if role.is_empty() || role.contains(['(', ')']) {
                 return Err(parse_error(token, "a role must be written 'name(role)' with a non-empty role"));
             }
@@ -1082,12 +1084,9 @@ fn parse_ranges_text(text: &str) -> Result<Ranges, String> {
     }
     let mut spans = Vec::new();
     for part in inner.split(',') {
-        let (b, e) = part
-            .split_once('-')
-            .ok_or_else(|| format!("range '{part}' in '{text}' must be written a-b"))?;
+        let (b, e) = part.split_once('-').ok_or_else(|| format!("range '{part}' in '{text}' must be written a-b"))?;
         let parse = |s: &str| {
-            s.parse::<u64>()
-                .map_err(|_| format!("range bound '{s}' in '{text}' is not a non-negative integer"))
+            s.parse::<u64>().map_err(|_| format!("range bound '{s}' in '{text}' is not a non-negative integer"))
         };
         let (b, e) = (parse(b)?, parse(e)?);
         if b > e {
@@ -1196,12 +1195,7 @@ impl Attribute {
 
     /// A RANGES attribute.
     pub fn new_ranges(name: impl Into<String>, ranges: &Ranges) -> Attribute {
-        Attribute {
-            name: name.into(),
-            kind: ValueType::Ranges,
-            ranges: Some(ranges.to_wire()),
-            ..Attribute::default()
-        }
+        Attribute { name: name.into(), kind: ValueType::Ranges, ranges: Some(ranges.to_wire()), ..Attribute::default() }
     }
 
     /// The value for the flat v0 JSON: a number for SCALAR, else a string (`[a-b, c-d]`, `{a, b}`, text).
@@ -1229,10 +1223,7 @@ impl Attribute {
     }
 
     fn wire_ranges(&self) -> Ranges {
-        self.ranges
-            .as_ref()
-            .map(|r| Ranges::from_spans(r.range.iter().map(|x| (x.begin, x.end))))
-            .unwrap_or_default()
+        self.ranges.as_ref().map(|r| Ranges::from_spans(r.range.iter().map(|x| (x.begin, x.end)))).unwrap_or_default()
     }
 
     fn wire_set(&self) -> BTreeSet<String> {
@@ -1451,8 +1442,10 @@ mod tests {
             json!({"cpus":5.0,"gpus":0.0,"mem":15006.0,"disk":35164.0,
                    "ports":"[31000-32000, 33000-33010]","s":"{a, b}"})
         );
-        assert_eq!(serde_json::to_string(&Resources::new().to_v0_json()).unwrap(),
-            r#"{"cpus":0.0,"disk":0.0,"gpus":0.0,"mem":0.0}"#);
+        assert_eq!(
+            serde_json::to_string(&Resources::new().to_v0_json()).unwrap(),
+            r#"{"cpus":0.0,"disk":0.0,"gpus":0.0,"mem":0.0}"#
+        );
     }
 
     #[test]
@@ -1504,7 +1497,10 @@ mod tests {
             serde_json::to_value(&attrs[0]).unwrap(),
             json!({"name":"rack","type":"TEXT","text":{"value":"r1"}})
         );
-        assert_eq!(serde_json::to_value(&attrs[2]).unwrap(), json!({"name":"level","type":"SCALAR","scalar":{"value":2.5}}));
+        assert_eq!(
+            serde_json::to_value(&attrs[2]).unwrap(),
+            json!({"name":"level","type":"SCALAR","scalar":{"value":2.5}})
+        );
         assert!(parse_attributes("").unwrap().is_empty());
         assert_eq!(parse_attributes("a:1;;b:2").unwrap().len(), 2);
     }

@@ -62,7 +62,8 @@ impl ZkUrl {
         };
         let mut servers = Vec::new();
         for host in hosts.split(',') {
-            let (name, port) = host.rsplit_once(':').ok_or_else(|| format!("server '{host}' in '{text}' needs a port"))?;
+            let (name, port) =
+                host.rsplit_once(':').ok_or_else(|| format!("server '{host}' in '{text}' needs a port"))?;
             if name.is_empty() || port.parse::<u16>().is_err() {
                 return Err(format!("server '{host}' in '{text}' is not host:port"));
             }
@@ -92,10 +93,8 @@ impl ZkUrl {
     }
 }
 
-const CREATOR_ALL_WORLD_READ: &[zk::Acl] = &[
-    zk::Acl::new_const(zk::Permission::ALL, "auth", ""),
-    zk::Acl::new_const(zk::Permission::READ, "world", "anyone"),
-];
+const CREATOR_ALL_WORLD_READ: &[zk::Acl] =
+    &[zk::Acl::new_const(zk::Permission::ALL, "auth", ""), zk::Acl::new_const(zk::Permission::READ, "world", "anyone")];
 
 /// Opens a session to the URL's servers, authenticating with its digest credentials.
 pub async fn connect(url: &ZkUrl, session_timeout: Duration) -> Result<zk::Client, zk::Error> {
@@ -232,7 +231,13 @@ impl Election {
 /// and Marathon do): once another contender may have been elected its in-memory state is no longer
 /// authoritative, and the supervisor (Docker's restart policy) brings it back as a fresh contender. A follower
 /// that loses its session rejoins.
-pub fn contend(url: ZkUrl, group: String, kind: MemberKind, data: Vec<u8>, session_timeout: Duration) -> watch::Receiver<Election> {
+pub fn contend(
+    url: ZkUrl,
+    group: String,
+    kind: MemberKind,
+    data: Vec<u8>,
+    session_timeout: Duration,
+) -> watch::Receiver<Election> {
     let (tx, rx) = watch::channel(Election::Following(None));
     tokio::spawn(async move {
         loop {
@@ -305,7 +310,10 @@ async fn election_session(
 }
 
 /// Follows the leading Mesos master's `host:port`: fixed, or detected through ZooKeeper.
-pub fn leading_master(master: crate::config::MasterAddress, session_timeout: Duration) -> watch::Receiver<Option<String>> {
+pub fn leading_master(
+    master: crate::config::MasterAddress,
+    session_timeout: Duration,
+) -> watch::Receiver<Option<String>> {
     match master {
         crate::config::MasterAddress::Fixed { host, port } => {
             let (tx, rx) = watch::channel(Some(format!("{host}:{port}")));
@@ -420,8 +428,9 @@ mod tests {
 
     #[test]
     fn leader_is_lowest_sequence() {
-        let kids: Vec<String> =
-            ["json.info_0000000012", "log_replicas", "json.info_0000000003", "info_0000000001"].map(String::from).into();
+        let kids: Vec<String> = ["json.info_0000000012", "log_replicas", "json.info_0000000003", "info_0000000001"]
+            .map(String::from)
+            .into();
         assert_eq!(MemberKind::MesosMaster.leader(&kids).map(String::as_str), Some("json.info_0000000003"));
         let latch: Vec<String> = ["_c_1-2-latch-0000000009", "_c_a-b-latch-0000000010"].map(String::from).into();
         assert_eq!(MemberKind::CuratorLatch.leader(&latch).map(String::as_str), Some("_c_1-2-latch-0000000009"));

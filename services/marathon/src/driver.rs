@@ -116,7 +116,12 @@ impl Driver {
         }
     }
 
-    async fn subscription(&self, address: &str, info: FrameworkInfo, events: &mpsc::UnboundedSender<DriverEvent>) -> Result<(), String> {
+    async fn subscription(
+        &self,
+        address: &str,
+        info: FrameworkInfo,
+        events: &mpsc::UnboundedSender<DriverEvent>,
+    ) -> Result<(), String> {
         let mut target = format!("http://{address}");
         let mut call = Call::new(CallType::Subscribe, info.id.clone());
         call.subscribe = Some(Subscribe { framework_info: info, suppressed_roles: Vec::new() });
@@ -177,7 +182,8 @@ impl Driver {
                         framework_id: subscribed.framework_id.clone(),
                     });
                     let master = subscribed.master_info.clone().ok_or("SUBSCRIBED without master_info")?;
-                    let _ = events.send(DriverEvent::Subscribed { framework_id: subscribed.framework_id.clone(), master });
+                    let _ =
+                        events.send(DriverEvent::Subscribed { framework_id: subscribed.framework_id.clone(), master });
                     continue;
                 }
                 if let Some(error) = &event.error {
@@ -188,4 +194,3 @@ impl Driver {
         }
     }
 }
-

@@ -13,18 +13,43 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("zk", Kind::ZkUrl, Some("zk://localhost:2181/marathon"), "ZooKeeper URL for state and leader election."),
     Flag::new("http_port", PORT, Some("8080"), "HTTP port."),
     Flag::new("http_address", Kind::Text, None, "Address to bind (default: all)."),
-    Flag::new("hostname", Kind::Text, None, "Hostname advertised to Mesos and other Marathon instances (default: system hostname)."),
+    Flag::new(
+        "hostname",
+        Kind::Text,
+        None,
+        "Hostname advertised to Mesos and other Marathon instances (default: system hostname).",
+    ),
     Flag::new("webui_url", Kind::Text, None, "Framework web UI URL (default: http://<hostname>:<http_port>)."),
     Flag::new("framework_name", Kind::Text, Some("marathon"), "Framework name registered with Mesos."),
     Flag::new("mesos_user", Kind::Text, None, "User tasks run as (default: the user running Marathon)."),
     Flag::new("mesos_role", Kind::Text, None, "Mesos role (default: *)."),
-    Flag::new("failover_timeout", Kind::Int { min: 0, max: 31_536_000 }, Some("604800"), "Seconds Mesos keeps tasks while Marathon is away."),
-    Flag::new("ha", Kind::Bool, Some("true"), "High availability: elect a leader among Marathon instances in ZooKeeper."),
+    Flag::new(
+        "failover_timeout",
+        Kind::Int { min: 0, max: 31_536_000 },
+        Some("604800"),
+        "Seconds Mesos keeps tasks while Marathon is away.",
+    ),
+    Flag::new(
+        "ha",
+        Kind::Bool,
+        Some("true"),
+        "High availability: elect a leader among Marathon instances in ZooKeeper.",
+    ),
     Flag::new("checkpoint", Kind::Bool, Some("true"), "Ask agents to checkpoint tasks."),
     Flag::new("local_port_min", PORT, Some("10000"), "Lowest service port Marathon assigns."),
     Flag::new("local_port_max", PORT, Some("20000"), "Service ports are assigned below this."),
-    Flag::new("task_launch_timeout", MILLIS, Some("300000"), "Milliseconds a task may take to become running before it is killed."),
-    Flag::new("reconciliation_initial_delay", MILLIS, Some("15000"), "Milliseconds after election before the first reconciliation."),
+    Flag::new(
+        "task_launch_timeout",
+        MILLIS,
+        Some("300000"),
+        "Milliseconds a task may take to become running before it is killed.",
+    ),
+    Flag::new(
+        "reconciliation_initial_delay",
+        MILLIS,
+        Some("15000"),
+        "Milliseconds after election before the first reconciliation.",
+    ),
     Flag::new("reconciliation_interval", MILLIS, Some("600000"), "Milliseconds between reconciliations."),
     Flag::new("scale_apps_initial_delay", MILLIS, Some("15000"), "Milliseconds before the first instance-count check."),
     Flag::new("scale_apps_interval", MILLIS, Some("300000"), "Milliseconds between instance-count checks."),
@@ -35,9 +60,24 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("zk_timeout", MILLIS, Some("10000"), "Timeout of ZooKeeper operations in milliseconds."),
     Flag::new("zk_max_versions", COUNT, Some("50"), "Versions kept per app."),
     Flag::new("event_stream_max_outstanding_messages", COUNT, Some("50"), "Events buffered per /v2/events client."),
-    Flag::new("leader_proxy_connection_timeout", MILLIS, Some("5000"), "Milliseconds to connect to the leader when proxying."),
-    Flag::new("leader_proxy_read_timeout", MILLIS, Some("10000"), "Milliseconds to wait for the leader's answer when proxying."),
-    Flag::new("logging_level", Kind::Choice(&["debug", "info", "warn", "error", "DEBUG", "INFO", "WARN", "ERROR"]), Some("info"), "Log level."),
+    Flag::new(
+        "leader_proxy_connection_timeout",
+        MILLIS,
+        Some("5000"),
+        "Milliseconds to connect to the leader when proxying.",
+    ),
+    Flag::new(
+        "leader_proxy_read_timeout",
+        MILLIS,
+        Some("10000"),
+        "Milliseconds to wait for the leader's answer when proxying.",
+    ),
+    Flag::new(
+        "logging_level",
+        Kind::Choice(&["debug", "info", "warn", "error", "DEBUG", "INFO", "WARN", "ERROR"]),
+        Some("info"),
+        "Log level.",
+    ),
     Flag::new("env_vars_prefix", Kind::Text, None, "Prefix for the PORT*/HOST variables given to tasks."),
 ];
 
@@ -90,7 +130,10 @@ impl Config {
     /// Cross-flag rules checked at start-up.
     pub fn validate(&self) -> Result<(), String> {
         if self.master.is_none() {
-            return Err("marathon: Required option 'master' not found (give --master zk://host:2181/mesos or MARATHON_MASTER)".into());
+            return Err(
+                "marathon: Required option 'master' not found (give --master zk://host:2181/mesos or MARATHON_MASTER)"
+                    .into(),
+            );
         }
         if self.local_port_min >= self.local_port_max {
             return Err(format!(

@@ -45,7 +45,13 @@ impl HealthResult {
     /// Records a probe outcome at `now_ms` for a task that started (became running) at `started_ms`.
     /// Failures are ignored until the first success while the grace period lasts; `maxConsecutiveFailures`
     /// 0 means never kill.
-    pub fn record(&mut self, check: &HealthCheck, outcome: Result<(), String>, now: Timestamp, started_ms: i64) -> Verdict {
+    pub fn record(
+        &mut self,
+        check: &HealthCheck,
+        outcome: Result<(), String>,
+        now: Timestamp,
+        started_ms: i64,
+    ) -> Verdict {
         let before = self.alive;
         self.last_check_ms = now.millis();
         match outcome {
@@ -56,7 +62,8 @@ impl HealthResult {
                 self.last_success = Some(now);
             }
             Err(cause) => {
-                let in_grace = self.first_success.is_none() && now.millis() - started_ms < check.grace_period_seconds * 1000;
+                let in_grace =
+                    self.first_success.is_none() && now.millis() - started_ms < check.grace_period_seconds * 1000;
                 if in_grace {
                     return Verdict { changed: false, kill: false };
                 }
@@ -66,7 +73,8 @@ impl HealthResult {
                 self.last_failure_cause = Some(cause);
             }
         }
-        let kill = check.max_consecutive_failures > 0 && self.consecutive_failures >= check.max_consecutive_failures as u32;
+        let kill =
+            check.max_consecutive_failures > 0 && self.consecutive_failures >= check.max_consecutive_failures as u32;
         Verdict { changed: before != self.alive && self.alive.is_some(), kill }
     }
 

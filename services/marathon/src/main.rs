@@ -56,7 +56,13 @@ async fn main() {
     });
     let election = if config.ha {
         let group = format!("{}/leader-curator", zk_url.path);
-        common::zk::contend(zk_url.clone(), group, MemberKind::CuratorLatch, address.clone().into_bytes(), session_timeout)
+        common::zk::contend(
+            zk_url.clone(),
+            group,
+            MemberKind::CuratorLatch,
+            address.clone().into_bytes(),
+            session_timeout,
+        )
     } else {
         let (tx, rx) = watch::channel(Election::Leading);
         std::mem::forget(tx);
@@ -76,7 +82,8 @@ async fn main() {
     });
     tokio::spawn(lead_when_elected(node.clone(), election));
 
-    let ip: IpAddr = config.http_address.as_deref().and_then(|a| a.parse().ok()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let ip: IpAddr =
+        config.http_address.as_deref().and_then(|a| a.parse().ok()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, config.http_port);
     match warp::serve(api::routes(node)).try_bind_with_graceful_shutdown(addr, shutdown_signal()) {
         Ok((bound, server)) => {

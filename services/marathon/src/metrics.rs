@@ -22,11 +22,20 @@ impl Metrics {
     /// Registers every metric.
     pub fn new() -> Metrics {
         let registry = common::metrics::registry();
-        let http_latency = HistogramVec::new(HistogramOpts::new("marathon_http_request_duration_seconds", "HTTP request latency by route."), &["route"]).expect("valid metric");
-        let http_requests = IntCounterVec::new(Opts::new("marathon_http_requests_total", "HTTP requests by route and status."), &["route", "status"]).expect("valid metric");
+        let http_latency = HistogramVec::new(
+            HistogramOpts::new("marathon_http_request_duration_seconds", "HTTP request latency by route."),
+            &["route"],
+        )
+        .expect("valid metric");
+        let http_requests = IntCounterVec::new(
+            Opts::new("marathon_http_requests_total", "HTTP requests by route and status."),
+            &["route", "status"],
+        )
+        .expect("valid metric");
         let leader = Gauge::new("marathon_leader", "1 if this instance is the leader.").expect("valid metric");
         let apps = Gauge::new("marathon_apps", "Apps defined.").expect("valid metric");
-        let tasks = GaugeVec::new(Opts::new("marathon_tasks", "Tasks by Mesos state."), &["state"]).expect("valid metric");
+        let tasks =
+            GaugeVec::new(Opts::new("marathon_tasks", "Tasks by Mesos state."), &["state"]).expect("valid metric");
         let deployments = Gauge::new("marathon_deployments", "Deployments in progress.").expect("valid metric");
         for c in [
             Box::new(http_latency.clone()) as Box<dyn prometheus::core::Collector>,

@@ -139,7 +139,12 @@ impl Scheduler {
                 core.last_failures.insert(PathId::parse(app), failure);
             }
         }
-        tracing::info!(apps = core.apps.len(), tasks = core.instances.len(), deployments = core.deployments.len(), "state recovered");
+        tracing::info!(
+            apps = core.apps.len(),
+            tasks = core.instances.len(),
+            deployments = core.deployments.len(),
+            "state recovered"
+        );
         *self.framework_id.lock().expect("lock") = framework_id;
         Ok(())
     }
@@ -155,7 +160,9 @@ impl Scheduler {
             checkpoint: Some(self.config.checkpoint),
             role: self.config.mesos_role.clone(),
             hostname: Some(hostname.clone()),
-            webui_url: Some(self.config.webui_url.clone().unwrap_or_else(|| format!("http://{hostname}:{}", self.config.http_port))),
+            webui_url: Some(
+                self.config.webui_url.clone().unwrap_or_else(|| format!("http://{hostname}:{}", self.config.http_port)),
+            ),
             capabilities: vec![common::mesos::Capability { kind: "PARTITION_AWARE".into() }],
             ..Default::default()
         }
@@ -174,7 +181,8 @@ impl Scheduler {
         let health = self.clone();
         tokio::spawn(async move { health.run_health_checks().await });
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut reconcile_at = tokio::time::Instant::now() + Duration::from_millis(self.config.reconciliation_initial_delay);
+        let mut reconcile_at =
+            tokio::time::Instant::now() + Duration::from_millis(self.config.reconciliation_initial_delay);
         let mut suppressed = false;
         loop {
             tokio::select! {
@@ -246,7 +254,10 @@ impl Scheduler {
             let core = self.core.lock().expect("core lock");
             core.instances
                 .values()
-                .map(|i| ReconcileTask { task_id: Id::new(i.task_id.clone()), agent_id: Some(Id::new(i.agent_id.clone())) })
+                .map(|i| ReconcileTask {
+                    task_id: Id::new(i.task_id.clone()),
+                    agent_id: Some(Id::new(i.agent_id.clone())),
+                })
                 .collect()
         };
         for batch in [tasks, Vec::new()] {
@@ -305,11 +316,21 @@ impl Scheduler {
             }
         }
         if wants_offers && (*suppressed || revive) {
-            if self.driver.call(Call { revive: Some(Roles::default()), ..Call::new(CallType::Revive, None) }).await.is_ok() {
+            if self
+                .driver
+                .call(Call { revive: Some(Roles::default()), ..Call::new(CallType::Revive, None) })
+                .await
+                .is_ok()
+            {
                 *suppressed = false;
             }
         } else if !wants_offers && !*suppressed && self.driver.is_subscribed() {
-            if self.driver.call(Call { suppress: Some(Roles::default()), ..Call::new(CallType::Suppress, None) }).await.is_ok() {
+            if self
+                .driver
+                .call(Call { suppress: Some(Roles::default()), ..Call::new(CallType::Suppress, None) })
+                .await
+                .is_ok()
+            {
                 *suppressed = true;
             }
         }
@@ -336,12 +357,18 @@ impl Scheduler {
                 let mut due = Vec::new();
                 let apps: Vec<AppDefinition> = core.apps.values().cloned().collect();
                 for app in &apps {
-                    let checks: Vec<(usize, &crate::app::HealthCheck)> =
-                        app.health_checks.iter().enumerate().filter(|(_, c)| crate::health::is_marathon_check(c)).collect();
+                    let checks: Vec<(usize, &crate::app::HealthCheck)> = app
+                        .health_checks
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| crate::health::is_marathon_check(c))
+                        .collect();
                     if checks.is_empty() {
                         continue;
                     }
-                    for task in core.instances.values_mut().filter(|t| t.app_id == app.id && t.is_running() && !t.killing) {
+                    for task in
+                        core.instances.values_mut().filter(|t| t.app_id == app.id && t.is_running() && !t.killing)
+                    {
                         task.health.resize(app.health_checks.len(), crate::health::HealthResult::default());
                         for (i, check) in &checks {
                             if task.health[*i].is_due(check, now_ms) {
@@ -407,7 +434,8 @@ impl Scheduler {
             let mut placements = PlacementIndex::from_instances(core.instances.values().filter(|i| i.is_active()))
                 .with_agent_attributes(known_agents.iter().map(|(id, attrs)| (id.as_str(), attrs.as_slice())));
             for offer in offers {
-                let requests: Vec<LaunchRequest> = queue.iter().filter(|(_, n)| *n > 0).map(|(app, n)| LaunchRequest { app, count: *n }).collect();
+                let requests: Vec<LaunchRequest> =
+                    queue.iter().filter(|(_, n)| *n > 0).map(|(app, n)| LaunchRequest { app, count: *n }).collect();
                 if requests.is_empty() {
                     declines.push(offer.id.clone());
                     continue;
@@ -457,7 +485,13 @@ impl Scheduler {
                     core.add_instance(instance);
                     tasks.push(launch.task);
                 }
-                accepts.push((offer, vec![Operation { kind: "LAUNCH".into(), launch: Some(common::mesos::Launch { task_infos: tasks }) }]));
+                accepts.push((
+                    offer,
+                    vec![Operation {
+                        kind: "LAUNCH".into(),
+                        launch: Some(common::mesos::Launch { task_infos: tasks }),
+                    }],
+                ));
             }
         }
         // Task records are persisted before the launch goes out, so a crash cannot orphan a task.
@@ -467,7 +501,11 @@ impl Scheduler {
         let refuse = Some(Filters { refuse_seconds: Some(self.config.decline_offer_duration as f64 / 1000.0) });
         for (offer, operations) in accepts {
             let mut call = Call::new(CallType::Accept, None);
-            call.accept = Some(common::mesos::scheduler::Accept { offer_ids: vec![offer.id], operations, filters: refuse.clone() });
+            call.accept = Some(common::mesos::scheduler::Accept {
+                offer_ids: vec![offer.id],
+                operations,
+                filters: refuse.clone(),
+            });
             if let Err(e) = self.driver.call(call).await {
                 tracing::warn!(error = %e, "accept failed; reconciliation will sort the tasks out");
             }

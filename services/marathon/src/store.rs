@@ -88,7 +88,14 @@ impl Store {
     }
 
     /// Records a version of an entity under it, keeping at most `keep` versions (oldest removed first).
-    pub async fn put_version<T: Serialize>(&self, category: Category, id: &str, version: &str, value: &T, keep: usize) -> Result<(), StoreError> {
+    pub async fn put_version<T: Serialize>(
+        &self,
+        category: Category,
+        id: &str,
+        version: &str,
+        value: &T,
+        keep: usize,
+    ) -> Result<(), StoreError> {
         let client = self.client().await?;
         let data = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(id.to_string(), e))?;
         let base = self.path(category, id);

@@ -1,62 +1,65 @@
 //! The agent's core: which tasks it runs, how master commands become container launches and kills, and how
-//! container events become reliable status updates. Task records and the agent id are checkpointed under
-//! `<work_dir>/meta` so a restarted agent re-registers with the same id and re-attaches to its tasks.
+//! container events become reliable status updates.
+//!
+//! Every task is a [`TaskRecord`] keyed by framework and task id, checkpointed (see `records.rs`) before its
+//! container is launched. A task is *active* until the scheduler acknowledged its terminal update; then it is
+//! *completed* and its sandbox is handed to the garbage collector. Updates are queued per task before the
+//! record is rewritten, so a crash in between yields at most a duplicate, never a lost update; re-emitted
+//! terminal events of recovered containers are dropped when the task already has its terminal update.
+//! Re-registration reports every active task (terminal ones too, until acknowledged) so a new master re-adopts
+//! them and still accepts their pending updates.
 
-use crate::containerizer::{self, Containerizers, ContainerEvent, LaunchSpec};
+use crate::containerizer::{self, Checkpoint, ContainerEvent, Containerizers, LaunchSpec, RecoverMode, RecoverResult};
 use crate::flags::Config;
+use crate::gc::Gc;
 use crate::link::{Handler, Link};
+use crate::records::{RecordStore, TaskKey, TaskRecord};
 use crate::updates::StatusUpdates;
 use base64::Engine;
 use common::agent_link::{AgentCall, AgentEvent, AgentInfo, RunningTask};
 use common::mesos::{ContainerStatus, FrameworkInfo, Id, IpAddress, MasterInfo, NetworkInfo, TaskInfo, TaskState, TaskStatus};
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-/// Completed tasks kept for `/state`.
+/// Completed tasks kept in memory for `/state`.
 const MAX_COMPLETED_TASKS: usize = 1000;
-
-/// A task this agent runs (checkpointed).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TaskRecord {
-    /// Its framework.
-    pub framework: FrameworkInfo,
-    /// The task as launched.
-    pub info: TaskInfo,
-    /// Latest state.
-    pub state: TaskState,
-    /// Container id.
-    pub container_id: String,
-    /// Host sandbox path.
-    pub sandbox: PathBuf,
-    /// When it was launched (seconds since the epoch).
-    pub launched_at: f64,
-    /// State history (state, timestamp).
-    #[serde(default)]
-    pub statuses: Vec<(TaskState, f64)>,
-}
-
-impl TaskRecord {
-    /// The framework id.
-    pub fn framework_id(&self) -> Id {
-        self.framework.id.clone().unwrap_or_default()
-    }
-}
 
 /// Mutable agent state.
 #[derive(Debug, Default)]
 pub struct State {
-    /// Assigned id (persisted in `meta/slaves/latest`).
+    /// Assigned id (checkpointed as `meta/slaves/latest`).
     pub id: Option<Id>,
     /// Current master, once registered.
     pub master: Option<MasterInfo>,
-    /// Tasks by id.
-    pub tasks: BTreeMap<Id, TaskRecord>,
-    /// Finished tasks, oldest first.
+    /// Active tasks: running, or ended with updates not yet acknowledged.
+    pub tasks: BTreeMap<TaskKey, TaskRecord>,
+    /// Completed tasks, oldest first.
     pub completed: VecDeque<TaskRecord>,
+    /// Frameworks the master shut down: their tasks are being killed and their updates are not sent.
+    shutting_down: BTreeSet<Id>,
+    /// Where task records are checkpointed (known with the id).
+    records: Option<RecordStore>,
+}
+
+impl State {
+    /// The active task running a container.
+    fn key_of_container(&self, container_id: &str) -> Option<TaskKey> {
+        self.tasks.values().find(|t| t.container_id == container_id).map(TaskRecord::key)
+    }
+
+    /// The FrameworkInfo last seen with a task of the framework.
+    fn framework(&self, framework_id: &Id) -> Option<&FrameworkInfo> {
+        self.tasks.values().chain(self.completed.iter().rev()).find(|t| t.framework_id() == *framework_id).map(|t| &t.framework)
+    }
+
+    fn save(&self, record: &TaskRecord) {
+        if let Some(store) = &self.records {
+            store.save(record);
+        }
+    }
 }
 
 /// The running agent.
@@ -67,7 +70,7 @@ pub struct Agent {
     pub info: AgentInfo,
     /// Process start time.
     pub start_time: f64,
-    /// Tasks and ids.
+    /// Tasks and ids. Lock order: `state`, then `updates`.
     pub state: Mutex<State>,
     /// Task runners.
     pub containers: Containerizers,
@@ -75,99 +78,241 @@ pub struct Agent {
     pub updates: Mutex<StatusUpdates>,
     /// The master link.
     pub link: Link,
+    /// Sandbox garbage collection.
+    pub gc: Gc,
     wake_updates: Notify,
-}
-
-fn meta_dir(work_dir: &Path) -> PathBuf {
-    work_dir.join("meta")
 }
 
 fn seconds_now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
+/// `meta/slaves/latest`: a link to the current agent's meta directory (upstream's layout).
+fn latest_path(work_dir: &Path) -> PathBuf {
+    work_dir.join("meta").join("slaves").join("latest")
+}
+
+/// The checkpointed agent id: the `latest` link's target (or, from older mesos-rs versions, its contents).
+fn read_agent_id(work_dir: &Path) -> Option<Id> {
+    let latest = latest_path(work_dir);
+    let text = match std::fs::read_link(&latest) {
+        Ok(target) => target.file_name()?.to_string_lossy().into_owned(),
+        Err(_) => std::fs::read_to_string(&latest).ok()?.trim().to_string(),
+    };
+    (!text.is_empty()).then(|| Id::new(text))
+}
+
+fn base64_uuid() -> String {
+    base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes())
+}
+
+fn map_state(state: containerizer::TaskState) -> TaskState {
+    match state {
+        containerizer::TaskState::Starting => TaskState::TASK_STARTING,
+        containerizer::TaskState::Running => TaskState::TASK_RUNNING,
+        containerizer::TaskState::Killing => TaskState::TASK_KILLING,
+        containerizer::TaskState::Finished => TaskState::TASK_FINISHED,
+        containerizer::TaskState::Failed => TaskState::TASK_FAILED,
+        containerizer::TaskState::Killed => TaskState::TASK_KILLED,
+    }
+}
+
 impl Agent {
-    /// Builds the agent, recovering its id, task records and queued updates from the work dir.
+    /// Builds the agent, recovering its id, task records and queued updates from the work dir, and schedules
+    /// the garbage collection of completed tasks and of earlier agents' directories.
     pub fn recover(config: Config, info: AgentInfo, containers: Containerizers) -> std::io::Result<Agent> {
         let work_dir = PathBuf::from(&config.work_dir);
-        let meta = meta_dir(&work_dir);
-        std::fs::create_dir_all(meta.join("tasks"))?;
-        let id = std::fs::read_to_string(meta.join("slaves/latest")).ok().map(|s| Id::new(s.trim())).filter(|i| !i.value.is_empty());
-        let mut tasks = BTreeMap::new();
-        for entry in std::fs::read_dir(meta.join("tasks"))?.flatten() {
-            if let Some(record) = std::fs::read(entry.path()).ok().and_then(|b| serde_json::from_slice::<TaskRecord>(&b).ok()) {
-                tasks.insert(record.info.task_id.clone(), record);
+        std::fs::create_dir_all(work_dir.join("meta").join("slaves"))?;
+        let id = read_agent_id(&work_dir);
+        let gc = Gc::new(config.gc_delay.0);
+        let mut state = State { id: id.clone(), ..State::default() };
+        let mut updates = StatusUpdates::default();
+        if let Some(id) = &id {
+            let store = RecordStore::new(&work_dir, id);
+            updates = StatusUpdates::recover(&StatusUpdates::dir_of(&work_dir, id))?;
+            let mut completed = Vec::new();
+            for record in store.load() {
+                if record.completed_at.is_some() {
+                    completed.push(record);
+                } else {
+                    state.tasks.insert(record.key(), record);
+                }
+            }
+            completed.sort_by(|a, b| a.completed_at.unwrap_or(0.0).total_cmp(&b.completed_at.unwrap_or(0.0)));
+            for record in &completed {
+                gc.schedule_run(
+                    record.completed_at.unwrap_or(0.0),
+                    record.sandbox.clone(),
+                    meta_run_dir(&work_dir, id, record),
+                    store.path(&record.key()),
+                    record.container_id.clone(),
+                );
+            }
+            let skip = completed.len().saturating_sub(MAX_COMPLETED_TASKS);
+            state.completed = completed.into_iter().skip(skip).collect();
+            state.records = Some(store);
+        }
+        for parent in [work_dir.join("slaves"), work_dir.join("meta").join("slaves")] {
+            for entry in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+                let name = entry.file_name();
+                if name != "latest" && id.as_ref().is_none_or(|id| name.to_string_lossy() != id.value) {
+                    gc.schedule_dir(entry.path());
+                }
             }
         }
-        let updates = StatusUpdates::recover(&meta.join("updates"))?;
-        Ok(Agent {
+        let agent = Agent {
             config,
             info,
             start_time: seconds_now(),
-            state: Mutex::new(State { id, master: None, tasks, completed: VecDeque::new() }),
+            state: Mutex::new(state),
             containers,
             updates: Mutex::new(updates),
             link: Link::default(),
+            gc,
             wake_updates: Notify::new(),
-        })
+        };
+        // A crash between the acknowledgement of a terminal update and the record's rewrite leaves an active
+        // terminal task with nothing to send: it is completed now.
+        let mut state = agent.state.lock().expect("state lock");
+        let done: Vec<TaskKey> = {
+            let updates = agent.updates.lock().expect("updates lock");
+            state.tasks.values().filter(|t| t.state.is_terminal() && !updates.has_pending(&t.key())).map(TaskRecord::key).collect()
+        };
+        for key in done {
+            agent.complete(&mut state, &key);
+        }
+        drop(state);
+        Ok(agent)
     }
 
     fn work_dir(&self) -> PathBuf {
         PathBuf::from(&self.config.work_dir)
     }
 
-    fn checkpoint_task(&self, record: &TaskRecord) {
-        let path = meta_dir(&self.work_dir()).join("tasks").join(safe_name(&record.info.task_id.value));
-        let tmp = path.with_extension("tmp");
-        let result = serde_json::to_vec(record)
-            .map_err(std::io::Error::other)
-            .and_then(|b| std::fs::write(&tmp, b))
-            .and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(e) = result {
-            tracing::error!(task = %record.info.task_id, error = %e, "cannot checkpoint task");
+    /// Moves an active task to the completed ones and schedules its sandbox for garbage collection.
+    fn complete(&self, state: &mut State, key: &TaskKey) {
+        let Some(mut record) = state.tasks.remove(key) else { return };
+        let now = seconds_now();
+        record.completed_at = Some(now);
+        state.save(&record);
+        if let (Some(id), Some(store)) = (&state.id, &state.records) {
+            self.gc.schedule_run(
+                now,
+                record.sandbox.clone(),
+                meta_run_dir(&self.work_dir(), id, &record),
+                store.path(key),
+                record.container_id.clone(),
+            );
+        }
+        state.completed.push_back(record);
+        while state.completed.len() > MAX_COMPLETED_TASKS {
+            state.completed.pop_front();
         }
     }
 
-    fn forget_task_checkpoint(&self, task_id: &Id) {
-        let _ = std::fs::remove_file(meta_dir(&self.work_dir()).join("tasks").join(safe_name(&task_id.value)));
-    }
-
-    fn save_id(&self, id: &Id) {
-        let dir = meta_dir(&self.work_dir()).join("slaves");
-        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join("latest"), &id.value)) {
-            tracing::error!(error = %e, "cannot checkpoint the agent id");
-        }
-    }
-
-    /// Re-attaches to (or, with `--recover=cleanup`, kills) tasks that outlived a previous agent process.
-    pub async fn recover_containers(&self) {
-        let Some(agent_id) = self.state.lock().expect("state lock").id.clone() else { return };
-        let mode = if self.config.recover == "cleanup" { containerizer::RecoverMode::Cleanup } else { containerizer::RecoverMode::Reconnect };
+    /// Re-attaches to the containers of active tasks that outlived a previous agent process (or kills them:
+    /// with `--recover=cleanup`, and for frameworks without checkpointing), kills containers no active task
+    /// owns, and reports tasks whose container is gone. Fails when a task's container cannot be recovered and
+    /// `--strict` is set.
+    pub async fn recover_containers(&self) -> Result<(), String> {
+        let Some(agent_id) = self.state.lock().expect("state lock").id.clone() else { return Ok(()) };
+        let cleanup_all = self.config.recover == "cleanup";
         let checkpoints = containerizer::scan_checkpoints(&self.work_dir(), &agent_id.value);
-        let known: std::collections::HashSet<String> = checkpoints.iter().map(|c| c.container_id.clone()).collect();
-        for outcome in self.containers.recover(checkpoints, mode).await {
-            tracing::info!(task = %outcome.task_id, result = ?outcome.result, "recovered container");
+        let names: HashSet<String> = checkpoints.iter().filter_map(|c| c.container_name.clone()).collect();
+        let (mut reconnect, mut cleanup, mut orphans) = (Vec::<Checkpoint>::new(), Vec::new(), Vec::new());
+        let mut found = HashSet::new();
+        {
+            let state = self.state.lock().expect("state lock");
+            for cp in checkpoints {
+                let key = TaskKey::new(&Id::new(&cp.framework_id), &Id::new(&cp.task_id));
+                match state.tasks.get(&key).filter(|t| t.container_id == cp.container_id) {
+                    Some(record) => {
+                        found.insert(key);
+                        if record.state.is_terminal() {
+                            // Its terminal update is already queued.
+                        } else if cleanup_all || record.framework.checkpoint != Some(true) {
+                            cleanup.push(cp);
+                        } else {
+                            reconnect.push(cp);
+                        }
+                    }
+                    None if state.completed.iter().any(|t| t.container_id == cp.container_id) => {}
+                    None => orphans.push(cp),
+                }
+            }
+        }
+        for cp in &orphans {
+            tracing::warn!(task = %cp.task_id, container = %cp.container_id, "cleaning up a container no task owns");
+            let meta = containerizer::checkpoint::meta_run_dir(&self.work_dir(), &agent_id.value, &cp.framework_id, &cp.executor_id, &cp.container_id);
+            self.gc.schedule_run(seconds_now(), cp.sandbox_dir.clone(), meta, PathBuf::new(), cp.container_id.clone());
+        }
+        let mut outcomes = self.containers.recover(reconnect, RecoverMode::Reconnect).await;
+        outcomes.extend(self.containers.recover(cleanup, RecoverMode::Cleanup).await);
+        for outcome in self.containers.recover(orphans, RecoverMode::Cleanup).await {
+            if let RecoverResult::Error(e) = outcome.result {
+                tracing::warn!(container = %outcome.container_id, error = %e, "cannot clean up an orphaned container");
+            }
+        }
+        for outcome in outcomes {
+            tracing::info!(task = %outcome.task_id, container = %outcome.container_id, result = ?outcome.result, "recovered container");
+            let record_state = self.state.lock().expect("state lock").tasks.values().find(|t| t.container_id == outcome.container_id).map(|t| t.state);
+            match outcome.result {
+                // The RUNNING event may have been lost with the previous process.
+                RecoverResult::Reattached if matches!(record_state, Some(TaskState::TASK_STAGING | TaskState::TASK_STARTING)) => {
+                    self.on_container_event(ContainerEvent::new(
+                        &outcome.task_id,
+                        &outcome.container_id,
+                        containerizer::TaskState::Running,
+                        containerizer::EventSource::Executor,
+                    ));
+                }
+                RecoverResult::Error(e) if self.config.strict => {
+                    return Err(format!("Failed to recover the container of task '{}': {e}", outcome.task_id));
+                }
+                RecoverResult::Error(e) => self.on_container_event(
+                    ContainerEvent::new(&outcome.task_id, &outcome.container_id, containerizer::TaskState::Failed, containerizer::EventSource::Agent)
+                        .message(format!("Failed to recover the container: {e}"))
+                        .reason(containerizer::reasons::EXECUTOR_TERMINATED),
+                ),
+                _ => {}
+            }
+        }
+        // Active tasks without any container checkpoint (the previous process died while launching them).
+        let lost: Vec<(String, String)> = {
+            let state = self.state.lock().expect("state lock");
+            state
+                .tasks
+                .iter()
+                .filter(|(key, t)| !t.state.is_terminal() && !found.contains(*key))
+                .map(|(_, t)| (t.info.task_id.value.clone(), t.container_id.clone()))
+                .collect()
+        };
+        for (task_id, container_id) in lost {
+            self.on_container_event(
+                ContainerEvent::new(&task_id, &container_id, containerizer::TaskState::Failed, containerizer::EventSource::Agent)
+                    .message("Abnormal executor termination: no container was found for the task after the agent restarted")
+                    .reason(containerizer::reasons::EXECUTOR_TERMINATED),
+            );
         }
         if self.config.containerizers.contains("docker") && self.config.docker_kill_orphans {
-            match self.containers.kill_orphans(Some(&agent_id.value), &known).await {
+            match self.containers.kill_orphans(Some(&agent_id.value), &names).await {
                 Ok(killed) if !killed.is_empty() => tracing::warn!(?killed, "killed orphan containers"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot look for orphan containers"),
             }
         }
-        // Records whose container is gone for good and has nothing left to report are dropped.
-        let running: std::collections::HashSet<String> = self.containers.running().into_iter().map(|c| c.task_id).collect();
-        let mut state = self.state.lock().expect("state lock");
-        let updates = self.updates.lock().expect("updates lock");
-        let stale: Vec<Id> = state
-            .tasks
-            .values()
-            .filter(|t| !running.contains(&t.info.task_id.value) && t.state.is_terminal() && !updates.has_pending(&t.info.task_id))
-            .map(|t| t.info.task_id.clone())
-            .collect();
-        for id in stale {
-            state.tasks.remove(&id);
-            self.forget_task_checkpoint(&id);
+        Ok(())
+    }
+
+    /// `--recover=cleanup`: once every recovered container is gone, forgets the agent id (the next start
+    /// registers as a new agent, as upstream) and returns.
+    pub async fn finish_cleanup(&self) {
+        while !self.containers.running().is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        match std::fs::remove_file(latest_path(&self.work_dir())) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => tracing::error!(error = %e, "cannot remove meta/slaves/latest"),
+            _ => {}
         }
     }
 
@@ -179,58 +324,69 @@ impl Agent {
     }
 
     fn on_container_event(&self, event: ContainerEvent) {
-        let state_now = match event.state {
-            containerizer::TaskState::Starting => TaskState::TASK_STARTING,
-            containerizer::TaskState::Running => TaskState::TASK_RUNNING,
-            containerizer::TaskState::Finished => TaskState::TASK_FINISHED,
-            containerizer::TaskState::Failed => TaskState::TASK_FAILED,
-            containerizer::TaskState::Killed => TaskState::TASK_KILLED,
-            containerizer::TaskState::Error => TaskState::TASK_ERROR,
-        };
-        let task_id = Id::new(event.task_id.clone());
+        let new_state = map_state(event.state);
         let mut state = self.state.lock().expect("state lock");
-        let agent_id = state.id.clone();
-        let Some(record) = state.tasks.get_mut(&task_id) else {
-            tracing::debug!(task = %task_id, "event for an unknown task");
+        let Some(key) = state.key_of_container(&event.container_id) else {
+            tracing::debug!(task = %event.task_id, container = %event.container_id, "ignoring an event of a task that is not active");
             return;
         };
-        record.state = state_now;
-        record.statuses.push((state_now, event.timestamp));
-        let record_snapshot = record.clone();
-        self.checkpoint_task(&record_snapshot);
-        let status = TaskStatus {
-            task_id: task_id.clone(),
-            state: state_now,
-            message: event.message.clone(),
-            source: Some(match event.source {
-                containerizer::EventSource::Executor => "SOURCE_EXECUTOR".to_string(),
-                containerizer::EventSource::Agent => "SOURCE_AGENT".to_string(),
-            }),
-            reason: event.reason.map(str::to_string),
-            data: None,
-            agent_id,
-            executor_id: Some(task_id.clone()),
-            timestamp: Some(event.timestamp),
-            uuid: Some(base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes())),
-            healthy: None,
-            labels: None,
-            container_status: Some(ContainerStatus {
-                container_id: Some(Id::new(event.container_id.clone())),
-                network_infos: event
-                    .container_ip
-                    .iter()
-                    .map(|ip| NetworkInfo { ip_addresses: vec![IpAddress { ip_address: Some(ip.clone()), protocol: Some("IPv4".into()) }] })
-                    .collect(),
-                executor_pid: None,
-            }),
-            unreachable_time: None,
-        };
+        let agent_id = state.id.clone();
+        let shutting_down = state.shutting_down.contains(&key.framework_id);
+        let Some(record) = state.tasks.get_mut(&key) else { return };
+        if record.state.is_terminal() || record.state == new_state {
+            // A recovered container re-reports how it ended; the task already has that update.
+            tracing::debug!(task = %key, state = ?new_state, "ignoring a repeated container event");
+            return;
+        }
+        record.state = new_state;
+        record.statuses.push((new_state, event.timestamp));
+        let record = record.clone();
+        let mut updates = self.updates.lock().expect("updates lock");
+        if !shutting_down && !(new_state.is_terminal() && updates.has_terminal(&key)) {
+            let status = TaskStatus {
+                task_id: key.task_id.clone(),
+                state: new_state,
+                message: event.message.clone(),
+                source: Some(
+                    match event.source {
+                        containerizer::EventSource::Executor => "SOURCE_EXECUTOR",
+                        containerizer::EventSource::Agent => "SOURCE_AGENT",
+                    }
+                    .to_string(),
+                ),
+                reason: event.reason.map(str::to_string),
+                data: None,
+                agent_id,
+                executor_id: Some(key.task_id.clone()),
+                timestamp: Some(event.timestamp),
+                uuid: Some(base64_uuid()),
+                healthy: None,
+                labels: None,
+                container_status: Some(ContainerStatus {
+                    container_id: Some(Id::new(event.container_id.clone())),
+                    network_infos: event
+                        .container_ip
+                        .iter()
+                        .map(|ip| NetworkInfo { ip_addresses: vec![IpAddress { ip_address: Some(ip.clone()), protocol: Some("IPv4".into()) }] })
+                        .collect(),
+                    executor_pid: None,
+                }),
+                unreachable_time: None,
+            };
+            // Queued before the record is rewritten: a crash in between repeats the update, never loses it.
+            updates.enqueue(&key, status);
+        }
+        let pending = updates.has_pending(&key);
+        drop(updates);
+        state.save(&record);
+        if new_state.is_terminal() && !pending {
+            self.complete(&mut state, &key);
+        }
         drop(state);
-        self.updates.lock().expect("updates lock").enqueue(&record_snapshot.framework_id(), status);
         self.wake_updates.notify_one();
     }
 
-    /// Sends due status updates to the master, forever.
+    /// Sends due status updates to the master, forever (at most one in flight per task).
     pub async fn send_updates(&self) {
         loop {
             tokio::select! {
@@ -241,70 +397,185 @@ impl Agent {
                 continue;
             }
             let due = self.updates.lock().expect("updates lock").due(Instant::now());
-            for (framework_id, status) in due {
-                self.link.send(&AgentCall::Update { framework_id, status }).await;
-            }
+            let sends = due.into_iter().map(|(framework_id, status)| async move {
+                let task = status.task_id.clone();
+                if !self.link.send(&AgentCall::Update { framework_id, status }).await {
+                    tracing::debug!(%task, "status update not delivered; it will be retried");
+                }
+            });
+            futures::future::join_all(sends).await;
         }
     }
 
     fn launch(&self, framework: FrameworkInfo, task: TaskInfo) {
         let mut state = self.state.lock().expect("state lock");
-        let Some(agent_id) = state.id.clone() else { return };
-        if state.tasks.contains_key(&task.task_id) {
+        let Some(agent_id) = state.id.clone() else {
+            tracing::warn!(task = %task.task_id, "ignoring a launch before registration");
+            return;
+        };
+        let framework_id = framework.id.clone().unwrap_or_default();
+        let key = TaskKey::new(&framework_id, &task.task_id);
+        if state.tasks.contains_key(&key) {
+            tracing::warn!(task = %key, "ignoring a second launch of an active task");
             return;
         }
-        let framework_id = framework.id.clone().unwrap_or_default();
+        if state.shutting_down.contains(&framework_id) {
+            tracing::warn!(task = %key, "ignoring a launch for a framework being shut down");
+            return;
+        }
         let container_id = uuid::Uuid::new_v4().to_string();
-        let spec = launch_spec(&self.config, &self.info, &agent_id, &framework_id, &task, &container_id);
-        let sandbox = self.containers.sandbox_dir(&spec);
+        let spec = launch_spec(&self.config, &self.info, &agent_id, &framework, &task, &container_id);
         let record = TaskRecord {
             framework,
             info: task.clone(),
             state: TaskState::TASK_STAGING,
             container_id,
-            sandbox,
+            sandbox: self.containers.sandbox_dir(&spec),
             launched_at: seconds_now(),
             statuses: Vec::new(),
+            completed_at: None,
         };
-        self.checkpoint_task(&record);
-        state.tasks.insert(task.task_id.clone(), record);
+        state.save(&record);
+        state.tasks.insert(key.clone(), record);
         drop(state);
-        if let Err(e) = self.containers.launch(spec.clone()) {
-            tracing::warn!(task = %task.task_id, error = %e, "launch refused");
-            self.on_container_event(e.to_event(&spec));
+        tracing::info!(task = %key, container = %spec.container_id, docker = spec.docker.is_some(), "launching task");
+        let refused = if task.command.is_none() {
+            Some(
+                ContainerEvent::new(&spec.task_id, &spec.container_id, containerizer::TaskState::Failed, containerizer::EventSource::Agent)
+                    .message("Failed to launch container: mesos-rs runs command tasks only (TaskInfo.command); custom executors are not supported")
+                    .reason(containerizer::reasons::CONTAINER_LAUNCH_FAILED),
+            )
+        } else {
+            self.containers.launch(spec.clone()).err().map(|e| {
+                tracing::warn!(task = %key, error = %e, "launch refused");
+                e.to_event(&spec)
+            })
+        };
+        if let Some(event) = refused {
+            self.on_container_event(event);
         }
     }
 
-    fn kill(&self, task_id: &Id, grace: Option<Duration>) {
-        let known = self.state.lock().expect("state lock").tasks.get(task_id).map(|t| t.state.is_terminal());
-        match known {
-            Some(false) => {
-                let grace = grace.or(Some(self.config.executor_shutdown_grace_period.0));
-                if let Err(e) = self.containers.kill(&task_id.value, grace) {
-                    tracing::debug!(task = %task_id, error = %e, "kill of a task that is not running");
+    /// KILL from the master. `grace` overrides the task's kill policy. A task the agent does not know gets
+    /// TASK_LOST (TASK_DROPPED for partition-aware frameworks) from the agent, as upstream.
+    fn kill(&self, key: &TaskKey, grace: Option<Duration>) {
+        let state = self.state.lock().expect("state lock");
+        match state.tasks.get(key) {
+            Some(record) if !record.state.is_terminal() => {
+                let container_id = record.container_id.clone();
+                drop(state);
+                let ours = self.containers.running().iter().any(|c| c.task_id == key.task_id.value && c.container_id == container_id);
+                if !ours {
+                    tracing::info!(task = %key, "kill of a task whose container is not running; its terminal update follows");
+                    return;
+                }
+                tracing::info!(task = %key, ?grace, "killing task");
+                if let Err(e) = self.containers.kill(&key.task_id.value, grace) {
+                    tracing::info!(task = %key, error = %e, "kill of a task that just ended");
                 }
             }
-            Some(true) => {}
-            None => tracing::debug!(task = %task_id, "kill for an unknown task"),
+            Some(_) => tracing::debug!(task = %key, "kill of a task that already ended"),
+            None => {
+                let partition_aware = state.framework(&key.framework_id).is_some_and(|f| f.has_capability("PARTITION_AWARE"));
+                let agent_id = state.id.clone();
+                drop(state);
+                tracing::warn!(task = %key, "cannot kill a task this agent does not run");
+                let status = TaskStatus {
+                    task_id: key.task_id.clone(),
+                    state: if partition_aware { TaskState::TASK_DROPPED } else { TaskState::TASK_LOST },
+                    message: Some("Cannot find executor".into()),
+                    source: Some("SOURCE_AGENT".into()),
+                    reason: Some("REASON_EXECUTOR_TERMINATED".into()),
+                    data: None,
+                    agent_id,
+                    executor_id: None,
+                    timestamp: Some(seconds_now()),
+                    uuid: Some(base64_uuid()),
+                    healthy: None,
+                    labels: None,
+                    container_status: None,
+                    unreachable_time: None,
+                };
+                self.updates.lock().expect("updates lock").enqueue(key, status);
+                self.wake_updates.notify_one();
+            }
         }
     }
 
-    fn acknowledge(&self, task_id: &Id, uuid: &str) {
-        self.updates.lock().expect("updates lock").acknowledge(task_id, uuid);
-        self.wake_updates.notify_one();
-        let pending = self.updates.lock().expect("updates lock").has_pending(task_id);
+    fn acknowledge(&self, key: &TaskKey, uuid: &str) {
         let mut state = self.state.lock().expect("state lock");
-        if !pending && state.tasks.get(task_id).is_some_and(|t| t.state.is_terminal()) {
-            if let Some(record) = state.tasks.remove(task_id) {
-                state.completed.push_back(record);
-                while state.completed.len() > MAX_COMPLETED_TASKS {
-                    state.completed.pop_front();
-                }
+        let mut updates = self.updates.lock().expect("updates lock");
+        if !updates.acknowledge(key, uuid) {
+            tracing::debug!(task = %key, uuid, "ignoring an acknowledgement that does not match the pending update");
+        }
+        let pending = updates.has_pending(key);
+        drop(updates);
+        if !pending && state.tasks.get(key).is_some_and(|t| t.state.is_terminal()) {
+            self.complete(&mut state, key);
+        }
+        drop(state);
+        self.wake_updates.notify_one();
+    }
+
+    fn shutdown_framework(&self, framework_id: &Id) {
+        tracing::info!(framework = %framework_id, "shutting down the framework's tasks");
+        let mut state = self.state.lock().expect("state lock");
+        state.shutting_down.insert(framework_id.clone());
+        self.updates.lock().expect("updates lock").forget_framework(framework_id);
+        let keys: Vec<(TaskKey, bool)> =
+            state.tasks.values().filter(|t| t.framework_id() == *framework_id).map(|t| (t.key(), t.state.is_terminal())).collect();
+        let mut kill = Vec::new();
+        for (key, terminal) in keys {
+            if terminal {
+                self.complete(&mut state, &key);
+            } else {
+                kill.push(key);
             }
-            drop(state);
-            self.forget_task_checkpoint(task_id);
+        }
+        drop(state);
+        for key in kill {
+            self.kill(&key, Some(self.config.executor_shutdown_grace_period.0));
         }
     }
+
+    fn registered(&self, agent_id: Id, master_info: MasterInfo) {
+        let mut state = self.state.lock().expect("state lock");
+        if state.id.as_ref() != Some(&agent_id) {
+            if let Some(previous) = &state.id {
+                tracing::error!(%previous, new = %agent_id, "the master assigned a different agent id");
+            }
+            let work_dir = self.work_dir();
+            if let Err(e) = save_agent_id(&work_dir, &agent_id) {
+                tracing::error!(error = %e, "cannot checkpoint the agent id");
+            }
+            let store = RecordStore::new(&work_dir, &agent_id);
+            for record in state.tasks.values() {
+                store.save(record);
+            }
+            state.records = Some(store);
+            state.id = Some(agent_id.clone());
+            self.updates.lock().expect("updates lock").attach(StatusUpdates::dir_of(&work_dir, &agent_id));
+        }
+        state.master = Some(master_info);
+        drop(state);
+        self.updates.lock().expect("updates lock").resend_all();
+        self.wake_updates.notify_one();
+    }
+}
+
+/// Points `meta/slaves/latest` at the agent's meta directory.
+fn save_agent_id(work_dir: &Path, agent_id: &Id) -> std::io::Result<()> {
+    let slaves = work_dir.join("meta").join("slaves");
+    std::fs::create_dir_all(slaves.join(&agent_id.value))?;
+    let tmp = slaves.join(".latest.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&agent_id.value, &tmp)?;
+    std::fs::rename(&tmp, latest_path(work_dir))
+}
+
+/// The containerizer's meta run directory of a task (command and Docker tasks use the task id as executor id).
+fn meta_run_dir(work_dir: &Path, agent_id: &Id, record: &TaskRecord) -> PathBuf {
+    containerizer::checkpoint::meta_run_dir(work_dir, &agent_id.value, &record.framework_id().value, &record.info.task_id.value, &record.container_id)
 }
 
 impl Handler for Agent {
@@ -316,7 +587,7 @@ impl Handler for Agent {
             tasks: state
                 .tasks
                 .values()
-                .filter(|t| !t.state.is_terminal())
+                .filter(|t| !state.shutting_down.contains(&t.framework_id()))
                 .map(|t| RunningTask { framework: t.framework.clone(), task: t.info.clone(), state: t.state })
                 .collect(),
         }
@@ -324,38 +595,14 @@ impl Handler for Agent {
 
     fn on_event(&self, event: AgentEvent) {
         match event {
-            AgentEvent::Registered { agent_id, master_info, .. } => {
-                self.save_id(&agent_id);
-                let mut state = self.state.lock().expect("state lock");
-                state.id = Some(agent_id);
-                state.master = Some(master_info);
-                drop(state);
-                self.updates.lock().expect("updates lock").resend_all();
-                self.wake_updates.notify_one();
-            }
+            AgentEvent::Registered { agent_id, master_info, .. } => self.registered(agent_id, master_info),
             AgentEvent::Launch { framework, task } => self.launch(framework, task),
-            AgentEvent::Kill { task_id, kill_policy, .. } => {
-                let grace = kill_policy
-                    .and_then(|p| p.grace_period)
-                    .map(|g| Duration::from_nanos(g.nanoseconds.max(0) as u64));
-                self.kill(&task_id, grace);
+            AgentEvent::Kill { framework_id, task_id, kill_policy } => {
+                let grace = kill_policy.and_then(|p| p.grace_period).map(|g| Duration::from_nanos(g.nanoseconds.max(0) as u64));
+                self.kill(&TaskKey::new(&framework_id, &task_id), grace);
             }
-            AgentEvent::Acknowledge { task_id, uuid, .. } => self.acknowledge(&task_id, &uuid),
-            AgentEvent::ShutdownFramework { framework_id } => {
-                let tasks: Vec<Id> = self
-                    .state
-                    .lock()
-                    .expect("state lock")
-                    .tasks
-                    .values()
-                    .filter(|t| t.framework_id() == framework_id)
-                    .map(|t| t.info.task_id.clone())
-                    .collect();
-                for task in tasks {
-                    self.kill(&task, None);
-                }
-                self.updates.lock().expect("updates lock").forget_framework(&framework_id);
-            }
+            AgentEvent::Acknowledge { framework_id, task_id, uuid } => self.acknowledge(&TaskKey::new(&framework_id, &task_id), &uuid),
+            AgentEvent::ShutdownFramework { framework_id } => self.shutdown_framework(&framework_id),
             AgentEvent::Ping => {}
         }
     }
@@ -365,9 +612,20 @@ impl Handler for Agent {
     }
 }
 
-/// Builds the containerizer's launch spec from a TaskInfo: the command, the Docker settings, resources and
-/// the executor environment Mesos gives (MESOS_* variables, then the task's own environment).
-pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework_id: &Id, task: &TaskInfo, container_id: &str) -> LaunchSpec {
+/// Formats a duration the way Mesos prints flags (`5secs`, `500ms`).
+fn mesos_duration(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}secs", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// Builds the containerizer's launch spec from a TaskInfo: the command (run as `CommandInfo.user`, else the
+/// framework's user), the Docker settings, resources and the executor environment Mesos gives (MESOS_*
+/// variables, then the task's own environment).
+pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework: &FrameworkInfo, task: &TaskInfo, container_id: &str) -> LaunchSpec {
+    let framework_id = framework.id.clone().unwrap_or_default();
     let command = task.command.clone().unwrap_or(common::mesos::CommandInfo {
         uris: Vec::new(),
         environment: None,
@@ -378,16 +636,21 @@ pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework_i
     });
     let resources = common::resources::Resources::from_v1(&task.resources).unwrap_or_default();
     let advertise = format!("{}:{}", info.ip, info.port);
+    let checkpoint = framework.checkpoint == Some(true);
     let mut env = vec![
         ("MESOS_FRAMEWORK_ID".to_string(), framework_id.value.clone()),
         ("MESOS_EXECUTOR_ID".to_string(), task.task_id.value.clone()),
         ("MESOS_SLAVE_ID".to_string(), agent_id.value.clone()),
         ("MESOS_AGENT_ENDPOINT".to_string(), advertise.clone()),
         ("MESOS_SLAVE_PID".to_string(), format!("slave(1)@{advertise}")),
-        ("MESOS_CHECKPOINT".to_string(), "1".to_string()),
+        ("MESOS_CHECKPOINT".to_string(), if checkpoint { "1" } else { "0" }.to_string()),
         ("MESOS_HTTP_COMMAND_EXECUTOR".to_string(), "0".to_string()),
-        ("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".to_string(), format!("{}secs", config.executor_shutdown_grace_period.0.as_secs())),
+        ("MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD".to_string(), mesos_duration(config.executor_shutdown_grace_period.0)),
+        ("LIBPROCESS_PORT".to_string(), "0".to_string()),
     ];
+    if let Some(ip) = &config.ip {
+        env.push(("LIBPROCESS_IP".to_string(), ip.clone()));
+    }
     if let Some(environment) = &command.environment {
         env.extend(environment.variables.iter().map(|v| (v.name.clone(), v.value.clone())));
     }
@@ -435,6 +698,7 @@ pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework_i
         .and_then(|p| p.grace_period.as_ref())
         .map(|g| Duration::from_nanos(g.nanoseconds.max(0) as u64))
         .unwrap_or(config.executor_shutdown_grace_period.0);
+    let user = command.user.clone().filter(|u| !u.is_empty()).or_else(|| Some(framework.user.clone()).filter(|u| !u.is_empty()));
     LaunchSpec {
         task_id: task.task_id.value.clone(),
         framework_id: framework_id.value.clone(),
@@ -447,7 +711,7 @@ pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework_i
             value: command.value.clone(),
             arguments: command.arguments.clone(),
             env,
-            user: command.user.clone(),
+            user,
         },
         docker,
         cpus: resources.scalar("cpus"),
@@ -459,10 +723,6 @@ pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework_i
             .flat_map(|l| l.labels.iter())
             .map(|l| (l.key.clone(), l.value.clone().unwrap_or_default()))
             .collect(),
+        killing_state: framework.has_capability("TASK_KILLING_STATE"),
     }
-}
-
-fn safe_name(id: &str) -> String {
-    let safe: String = id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    format!("{safe}.json")
 }

@@ -94,7 +94,8 @@ fn list(node: &Node, request: &Request) -> Response {
 fn group_apps(node: &Node, group: &[&str]) -> Response {
     let group = path(group);
     let core = node.scheduler.core.lock().expect("core lock");
-    let apps: Vec<Value> = core.apps.values().filter(|a| a.id.is_under(&group)).map(|a| app_info(&core, a, true, true)).collect();
+    let apps: Vec<Value> =
+        core.apps.values().filter(|a| a.id.is_under(&group)).map(|a| app_info(&core, a, true, true)).collect();
     json_response(200, &json!({ "*": apps }))
 }
 
@@ -113,7 +114,10 @@ async fn create(node: &Node, request: &Request) -> Result<Response, ApiError> {
     let (echo, result) = {
         let mut core = node.scheduler.core.lock().expect("core lock");
         let (echo, result) = core.create_app(app, flag(request, "force", false))?;
-        core.events.push(event("api_post_event", json!({"clientIp": null, "uri": "/v2/apps", "appDefinition": app::app_json(&echo, false)})));
+        core.events.push(event(
+            "api_post_event",
+            json!({"clientIp": null, "uri": "/v2/apps", "appDefinition": app::app_json(&echo, false)}),
+        ));
         (echo, result)
     };
     commit(node).await?;
@@ -135,10 +139,16 @@ async fn create(node: &Node, request: &Request) -> Result<Response, ApiError> {
 }
 
 /// The new definition a PUT/PATCH body asks for (rollback, partial update or full replacement).
-async fn updated_definition(node: &Node, request: &Request, id: &PathId, current: Option<AppDefinition>) -> Result<AppDefinition, ApiError> {
+async fn updated_definition(
+    node: &Node,
+    request: &Request,
+    id: &PathId,
+    current: Option<AppDefinition>,
+) -> Result<AppDefinition, ApiError> {
     let patch = app::parse_json_body(&request.body)?;
     if let Some(version) = app::rollback_version(&patch)? {
-        let stored: Vec<Value> = node.scheduler.store.versions(Category::Apps, &id.to_string()).await.unwrap_or_default();
+        let stored: Vec<Value> =
+            node.scheduler.store.versions(Category::Apps, &id.to_string()).await.unwrap_or_default();
         let wanted = version.to_string();
         let json = stored
             .into_iter()
@@ -152,7 +162,10 @@ async fn updated_definition(node: &Node, request: &Request, id: &PathId, current
         _ => app::parse_app_replacement(&request.body, id)?,
     };
     if app.id != *id {
-        return Err(ApiError::message(400, format!("The application id from the path ({id}) and the body ({}) do not match", app.id)));
+        return Err(ApiError::message(
+            400,
+            format!("The application id from the path ({id}) and the body ({}) do not match", app.id),
+        ));
     }
     Ok(app)
 }
@@ -165,7 +178,8 @@ async fn update(node: &Node, request: &Request, id: &PathId) -> Result<Response,
     }
     let app = updated_definition(node, request, id, current).await?;
     app::validate_app(&app)?;
-    let (created, result) = node.scheduler.core.lock().expect("core lock").update_app(app, flag(request, "force", false))?;
+    let (created, result) =
+        node.scheduler.core.lock().expect("core lock").update_app(app, flag(request, "force", false))?;
     commit(node).await?;
     Ok(deployment_response(if created { 201 } else { 200 }, &result))
 }
@@ -181,7 +195,11 @@ async fn update_many(node: &Node, request: &Request) -> Result<Response, ApiErro
     {
         let core = node.scheduler.core.lock().expect("core lock");
         for item in items {
-            let id = item.get("id").and_then(Value::as_str).map(PathId::parse).ok_or_else(|| ApiError::message(422, "App id is missing"))?;
+            let id = item
+                .get("id")
+                .and_then(Value::as_str)
+                .map(PathId::parse)
+                .ok_or_else(|| ApiError::message(422, "App id is missing"))?;
             let app = match core.apps.get(&id) {
                 Some(current) => app::apply_update(current, item)?,
                 None => app::app_from_json(item, &PathId::root())?,
@@ -246,7 +264,8 @@ pub fn list_tasks(node: &Node, request: &Request) -> Response {
         .values()
         .filter(|t| t.is_active())
         .filter(|t| {
-            wanted.is_empty() || wanted.iter().any(|w| (w == "running" && t.is_running()) || (w == "staging" && t.is_staged()))
+            wanted.is_empty()
+                || wanted.iter().any(|w| (w == "running" && t.is_running()) || (w == "staging" && t.is_staged()))
         })
         .map(|t| t.task_json(true))
         .collect();
@@ -300,7 +319,11 @@ async fn kill_app_tasks(node: &Node, request: &Request, id: &PathId) -> Result<R
             return Err(app_not_found(id));
         }
         let host = request.param("host").filter(|h| *h != "*");
-        core.tasks_of(id).iter().filter(|t| t.is_active() && host.is_none_or(|h| t.host == h)).map(|t| t.task_id.clone()).collect()
+        core.tasks_of(id)
+            .iter()
+            .filter(|t| t.is_active() && host.is_none_or(|h| t.host == h))
+            .map(|t| t.task_id.clone())
+            .collect()
     };
     kill(node, request, ids, false).await
 }
@@ -391,7 +414,14 @@ impl LabelSelector {
     }
 
     fn term(t: &str) -> (String, String, Vec<String>) {
-        let list = |s: &str| s.trim().trim_start_matches('(').trim_end_matches(')').split(',').map(|x| x.trim().to_string()).collect::<Vec<_>>();
+        let list = |s: &str| {
+            s.trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .split(',')
+                .map(|x| x.trim().to_string())
+                .collect::<Vec<_>>()
+        };
         if let Some((k, v)) = t.split_once("==") {
             (k.trim().into(), "==".into(), vec![v.trim().into()])
         } else if let Some((k, v)) = t.split_once("!=") {

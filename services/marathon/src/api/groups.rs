@@ -87,7 +87,10 @@ fn update(node: &Node, request: &Request, group: &PathId) -> Result<crate::core:
         Vec::new()
     };
     if apps.is_empty() && removed.is_empty() {
-        return Err(ApiError::with_body(422, json!({"message": "Object is not valid", "details": [{"path": "/", "errors": ["A group needs apps or a scaleBy factor"]}]})));
+        return Err(ApiError::with_body(
+            422,
+            json!({"message": "Object is not valid", "details": [{"path": "/", "errors": ["A group needs apps or a scaleBy factor"]}]}),
+        ));
     }
     node.scheduler.core.lock().expect("core lock").change_group(apps, removed, force)
 }

@@ -167,11 +167,17 @@ pub fn groups(node: &Node, _request: &Request, rest: &[&str]) -> Response {
 }
 
 fn group_json(core: &crate::core::Core, group: &PathId, apps: &[&crate::app::AppDefinition], version: &str) -> Value {
-    let direct: Vec<Value> = apps.iter().filter(|a| a.id.parent() == *group).map(|a| app_info(core, a, false, false)).collect();
-    let mut children: Vec<PathId> = apps.iter().map(|a| a.id.parent()).filter(|p| *p != *group && p.is_under(group)).map(|p| {
-        let depth = group.segments().len() + 1;
-        PathId::from_segments(p.segments()[..depth].to_vec())
-    }).collect();
+    let direct: Vec<Value> =
+        apps.iter().filter(|a| a.id.parent() == *group).map(|a| app_info(core, a, false, false)).collect();
+    let mut children: Vec<PathId> = apps
+        .iter()
+        .map(|a| a.id.parent())
+        .filter(|p| *p != *group && p.is_under(group))
+        .map(|p| {
+            let depth = group.segments().len() + 1;
+            PathId::from_segments(p.segments()[..depth].to_vec())
+        })
+        .collect();
     children.sort();
     children.dedup();
     let groups: Vec<Value> = children

@@ -55,7 +55,11 @@ impl Node {
 
 /// A JSON response with Marathon's headers added later.
 pub fn json_response(status: u16, value: &Value) -> Response {
-    respond(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "application/json", serde_json::to_vec(value).unwrap_or_default())
+    respond(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        "application/json",
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
 }
 
 /// `{"message": ...}` with a status.
@@ -104,7 +108,11 @@ pub fn routes(node: Arc<Node>) -> impl Filter<Extract = (Response,), Error = Inf
 fn route_label(path: &str) -> &'static str {
     let p = path.trim_end_matches('/');
     if p.starts_with("/v2/apps") {
-        if p.contains("/tasks") { "/v2/apps/{id}/tasks" } else { "/v2/apps" }
+        if p.contains("/tasks") {
+            "/v2/apps/{id}/tasks"
+        } else {
+            "/v2/apps"
+        }
     } else if p.starts_with("/v2/tasks") {
         "/v2/tasks"
     } else if p.starts_with("/v2/deployments") {
@@ -135,7 +143,9 @@ async fn dispatch(node: &Arc<Node>, request: Request) -> Response {
         (&Method::GET, "/ping") => return misc::ping(&request),
         (&Method::GET, "/metrics") => return misc::metrics_json(node),
         (&Method::GET, "/metrics/prometheus") => return misc::metrics_prometheus(node),
-        (&Method::GET, "" | "/ui" | "/ui/index.html") => return respond(StatusCode::OK, "text/html; charset=utf-8", crate::ui::INDEX_HTML),
+        (&Method::GET, "" | "/ui" | "/ui/index.html") => {
+            return respond(StatusCode::OK, "text/html; charset=utf-8", crate::ui::INDEX_HTML)
+        }
         _ => {}
     }
     if !node.is_leader() {
@@ -193,7 +203,12 @@ async fn proxy(node: &Node, request: Request) -> Response {
     match outgoing.send().await {
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let content_type = answer.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+            let content_type = answer
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json")
+                .to_string();
             let mut extra = Vec::new();
             for name in ["location", "marathon-deployment-id", "x-marathon-leader"] {
                 if let Some(v) = answer.headers().get(name).and_then(|v| v.to_str().ok()) {

@@ -10,8 +10,7 @@ pub const RANDOM_PORT: i32 = 0;
 /// Label marking single-instance apps.
 pub const SINGLE_INSTANCE_LABEL: &str = "MARATHON_SINGLE_INSTANCE_APP";
 /// Constraint operators known to Marathon 1.4, in protobuf order.
-pub const CONSTRAINT_OPERATORS: [&str; 6] =
-    ["UNIQUE", "LIKE", "CLUSTER", "GROUP_BY", "UNLIKE", "MAX_PER"];
+pub const CONSTRAINT_OPERATORS: [&str; 6] = ["UNIQUE", "LIKE", "CLUSTER", "GROUP_BY", "UNLIKE", "MAX_PER"];
 
 /// A Marathon app definition with every 1.4 field.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,10 +128,7 @@ impl AppDefinition {
 
     /// Port mappings of a Docker container (empty otherwise).
     pub fn port_mappings(&self) -> &[PortMapping] {
-        self.container
-            .as_ref()
-            .map(Container::port_mappings)
-            .unwrap_or(&[])
+        self.container.as_ref().map(Container::port_mappings).unwrap_or(&[])
     }
 
     /// Service ports: from port mappings when there are any, else from port definitions.
@@ -164,17 +160,11 @@ impl AppDefinition {
     pub fn port_names(&self) -> Vec<String> {
         let network = self.docker_network();
         if matches!(network, Some(DockerNetwork::Bridge | DockerNetwork::User)) {
-            self.port_mappings()
-                .iter()
-                .filter_map(|m| m.name.clone())
-                .collect()
+            self.port_mappings().iter().filter_map(|m| m.name.clone()).collect()
         } else if let Some(ip) = &self.ip_address {
             ip.discovery_ports.iter().map(|p| p.name.clone()).collect()
         } else {
-            self.port_definitions
-                .iter()
-                .filter_map(|p| p.name.clone())
-                .collect()
+            self.port_definitions.iter().filter_map(|p| p.name.clone()).collect()
         }
     }
 
@@ -189,10 +179,7 @@ impl AppDefinition {
 
     /// Volumes of the container.
     pub fn volumes(&self) -> &[Volume] {
-        self.container
-            .as_ref()
-            .map(|c| c.volumes.as_slice())
-            .unwrap_or(&[])
+        self.container.as_ref().map(|c| c.volumes.as_slice()).unwrap_or(&[])
     }
 
     /// Whether any volume is a local persistent volume.
@@ -212,15 +199,12 @@ impl AppDefinition {
 
     /// Apps labelled `MARATHON_SINGLE_INSTANCE_APP=true`.
     pub fn is_single_instance(&self) -> bool {
-        self.labels
-            .get(SINGLE_INSTANCE_LABEL)
-            .is_some_and(|v| v == "true")
+        self.labels.get(SINGLE_INSTANCE_LABEL).is_some_and(|v| v == "true")
     }
 
     /// Time of the last configuration change (version when never stored).
     pub fn last_config_change_at(&self) -> Timestamp {
-        self.version_info
-            .map_or(self.version, |v| v.last_config_change_at)
+        self.version_info.map_or(self.version, |v| v.last_config_change_at)
     }
 }
 
@@ -271,9 +255,7 @@ pub struct FetchUri {
 impl FetchUri {
     /// A URI converted from the legacy `uris` list (extract only archives).
     pub fn from_legacy_uri(uri: &str) -> Self {
-        const ARCHIVES: [&str; 7] = [
-            ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip",
-        ];
+        const ARCHIVES: [&str; 7] = [".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz", ".zip"];
         FetchUri {
             uri: uri.to_string(),
             extract: ARCHIVES.iter().any(|ext| uri.ends_with(ext)),
@@ -300,20 +282,12 @@ pub struct PortDefinition {
 impl PortDefinition {
     /// An unnamed tcp port.
     pub fn new(port: i32) -> Self {
-        PortDefinition {
-            port,
-            protocol: "tcp".to_string(),
-            name: None,
-            labels: BTreeMap::new(),
-        }
+        PortDefinition { port, protocol: "tcp".to_string(), name: None, labels: BTreeMap::new() }
     }
 
     /// The default port of a new app: `{"port":0,"protocol":"tcp","name":"default","labels":{}}`.
     pub fn default_port() -> Self {
-        PortDefinition {
-            name: Some("default".to_string()),
-            ..PortDefinition::new(RANDOM_PORT)
-        }
+        PortDefinition { name: Some("default".to_string()), ..PortDefinition::new(RANDOM_PORT) }
     }
 }
 
@@ -542,17 +516,12 @@ impl HealthCheckProtocol {
 
     /// Parses a wire name.
     pub fn parse(name: &str) -> Option<Self> {
-        HealthCheckProtocol::ALL
-            .into_iter()
-            .find(|p| p.as_str() == name)
+        HealthCheckProtocol::ALL.into_iter().find(|p| p.as_str() == name)
     }
 
     /// Checks executed by Mesos (COMMAND, MESOS_*), as opposed to the Marathon leader.
     pub fn is_mesos(self) -> bool {
-        !matches!(
-            self,
-            HealthCheckProtocol::Http | HealthCheckProtocol::Https | HealthCheckProtocol::Tcp
-        )
+        !matches!(self, HealthCheckProtocol::Http | HealthCheckProtocol::Https | HealthCheckProtocol::Tcp)
     }
 
     /// Checks that target a port (all but COMMAND).
@@ -693,20 +662,14 @@ pub struct UpgradeStrategy {
 
 impl Default for UpgradeStrategy {
     fn default() -> Self {
-        UpgradeStrategy {
-            minimum_health_capacity: 1.0,
-            maximum_over_capacity: 1.0,
-        }
+        UpgradeStrategy { minimum_health_capacity: 1.0, maximum_over_capacity: 1.0 }
     }
 }
 
 impl UpgradeStrategy {
     /// Default for resident apps `{0.5, 0}`.
     pub fn for_resident_tasks() -> Self {
-        UpgradeStrategy {
-            minimum_health_capacity: 0.5,
-            maximum_over_capacity: 0.0,
-        }
+        UpgradeStrategy { minimum_health_capacity: 0.5, maximum_over_capacity: 0.0 }
     }
 }
 
@@ -766,10 +729,7 @@ pub struct Residency {
 
 impl Default for Residency {
     fn default() -> Self {
-        Residency {
-            relaunch_escalation_timeout_seconds: 3600,
-            task_lost_behavior: TaskLostBehavior::WaitForever,
-        }
+        Residency { relaunch_escalation_timeout_seconds: 3600, task_lost_behavior: TaskLostBehavior::WaitForever }
     }
 }
 
@@ -797,10 +757,7 @@ pub enum UnreachableStrategy {
 impl Default for UnreachableStrategy {
     /// 1.4.9+ default `{0, 0}`.
     fn default() -> Self {
-        UnreachableStrategy::Enabled {
-            inactive_after_seconds: 0,
-            expunge_after_seconds: 0,
-        }
+        UnreachableStrategy::Enabled { inactive_after_seconds: 0, expunge_after_seconds: 0 }
     }
 }
 
@@ -870,55 +827,19 @@ mod tests {
     #[test]
     fn defaults_match_marathon_1_4() {
         let app = AppDefinition::new(PathId::parse("/a"));
-        assert_eq!(
-            (app.instances, app.cpus, app.mem, app.disk, app.gpus),
-            (1, 1.0, 128.0, 0.0, 0)
-        );
-        assert_eq!(
-            (
-                app.backoff_seconds,
-                app.backoff_factor,
-                app.max_launch_delay_seconds
-            ),
-            (1, 1.15, 3600)
-        );
+        assert_eq!((app.instances, app.cpus, app.mem, app.disk, app.gpus), (1, 1.0, 128.0, 0.0, 0));
+        assert_eq!((app.backoff_seconds, app.backoff_factor, app.max_launch_delay_seconds), (1, 1.15, 3600));
         assert_eq!(app.port_definitions, vec![PortDefinition::default_port()]);
         assert_eq!(
             app.unreachable_strategy,
-            UnreachableStrategy::Enabled {
-                inactive_after_seconds: 0,
-                expunge_after_seconds: 0
-            }
+            UnreachableStrategy::Enabled { inactive_after_seconds: 0, expunge_after_seconds: 0 }
         );
         assert_eq!(app.kill_selection, KillSelection::YoungestFirst);
-        assert_eq!(
-            app.upgrade_strategy,
-            UpgradeStrategy {
-                minimum_health_capacity: 1.0,
-                maximum_over_capacity: 1.0
-            }
-        );
+        assert_eq!(app.upgrade_strategy, UpgradeStrategy { minimum_health_capacity: 1.0, maximum_over_capacity: 1.0 });
         let hc = HealthCheck::new(HealthCheckProtocol::Http);
-        assert_eq!(
-            (
-                hc.grace_period_seconds,
-                hc.interval_seconds,
-                hc.timeout_seconds
-            ),
-            (300, 60, 20)
-        );
-        assert_eq!(
-            (
-                hc.max_consecutive_failures,
-                hc.delay_seconds,
-                hc.ignore_http1xx
-            ),
-            (3, 15, false)
-        );
-        assert_eq!(
-            ReadinessCheck::default().http_status_codes_for_ready,
-            BTreeSet::from([200])
-        );
+        assert_eq!((hc.grace_period_seconds, hc.interval_seconds, hc.timeout_seconds), (300, 60, 20));
+        assert_eq!((hc.max_consecutive_failures, hc.delay_seconds, hc.ignore_http1xx), (3, 15, false));
+        assert_eq!(ReadinessCheck::default().http_status_codes_for_ready, BTreeSet::from([200]));
     }
 
     #[test]
@@ -928,10 +849,7 @@ mod tests {
         assert_eq!(app.service_ports(), vec![80, 0]);
         assert_eq!(app.host_ports(), vec![Some(80), Some(0)]);
         assert!(app.has_dynamic_service_ports());
-        let app = docker_app(
-            DockerNetwork::Bridge,
-            vec![mapping(9000, Some(31000), Some("web"))],
-        );
+        let app = docker_app(DockerNetwork::Bridge, vec![mapping(9000, Some(31000), Some("web"))]);
         assert_eq!(app.service_ports(), vec![9000]);
         assert_eq!(app.host_ports(), vec![Some(31000)]);
         assert_eq!(app.port_names(), vec!["web".to_string()]);

@@ -9,8 +9,7 @@ use std::fmt;
 use serde_json::{json, Value};
 
 /// Detail text Jackson produces for an empty request body.
-const NO_CONTENT_DETAILS: &str =
-    "No content to map due to end-of-input\n at [Source: ; line: 1, column: 0]";
+const NO_CONTENT_DETAILS: &str = "No content to map due to end-of-input\n at [Source: ; line: 1, column: 0]";
 
 /// One failed rule: a JSON-pointer-like path (`/cpus`, `/portDefinitions(0)/port`, `/`) and its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,19 +23,12 @@ pub struct Violation {
 impl Violation {
     /// Creates a violation.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Violation {
-            path: path.into(),
-            message: message.into(),
-        }
+        Violation { path: path.into(), message: message.into() }
     }
 
     /// Returns the violation with `prefix` put in front of its path (e.g. `/apps(1)` for apps in groups).
     pub fn prefixed(&self, prefix: &str) -> Self {
-        let path = if self.path == "/" {
-            prefix.to_string()
-        } else {
-            format!("{prefix}{}", self.path)
-        };
+        let path = if self.path == "/" { prefix.to_string() } else { format!("{prefix}{}", self.path) };
         Violation::new(path, self.message.clone())
     }
 }
@@ -51,10 +43,7 @@ pub struct ApiError {
 impl ApiError {
     /// `{"message": msg}` with the given status.
     pub fn message(status: u16, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            body: json!({ "message": message.into() }),
-        }
+        ApiError { status, body: json!({ "message": message.into() }) }
     }
 
     /// An error with a custom JSON body (e.g. 409 "locked" with the blocking deployments).
@@ -75,18 +64,12 @@ impl ApiError {
 
     /// 400 for a body that is not JSON; `details` is the parser message (a string).
     pub fn malformed_json(details: impl Into<String>) -> Self {
-        ApiError {
-            status: 400,
-            body: json!({ "message": "Invalid JSON", "details": details.into() }),
-        }
+        ApiError { status: 400, body: json!({ "message": "Invalid JSON", "details": details.into() }) }
     }
 
     /// 400 `Invalid JSON` listing play-json style errors (`error.expected.jsstring` …) per path.
     pub fn json_errors(errors: &[Violation]) -> Self {
-        ApiError {
-            status: 400,
-            body: json!({ "message": "Invalid JSON", "details": group_by_path(errors) }),
-        }
+        ApiError { status: 400, body: json!({ "message": "Invalid JSON", "details": group_by_path(errors) }) }
     }
 
     /// 422 `Object is not valid` listing validation failures per path.
@@ -109,10 +92,7 @@ impl ApiError {
 
     /// The `message` field of the body.
     pub fn message_text(&self) -> &str {
-        self.body
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
+        self.body.get("message").and_then(Value::as_str).unwrap_or_default()
     }
 }
 
@@ -137,12 +117,7 @@ fn group_by_path(violations: &[Violation]) -> Value {
             None => groups.push((&v.path, vec![&v.message])),
         }
     }
-    Value::Array(
-        groups
-            .into_iter()
-            .map(|(path, errors)| json!({ "path": path, "errors": errors }))
-            .collect(),
-    )
+    Value::Array(groups.into_iter().map(|(path, errors)| json!({ "path": path, "errors": errors })).collect())
 }
 
 #[cfg(test)]
@@ -176,25 +151,14 @@ mod tests {
         let e = ApiError::no_content();
         assert_eq!(e.status(), 400);
         assert_eq!(e.message_text(), "Please specify data in JSON format");
-        assert!(e.body()["details"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("No content to map due to end-of-input")));
+        assert!(e.body()["details"].as_str().is_some_and(|d| d.starts_with("No content to map due to end-of-input")));
         let e = ApiError::malformed_json("EOF while parsing");
-        assert_eq!(
-            e.body(),
-            &json!({"message":"Invalid JSON","details":"EOF while parsing"})
-        );
+        assert_eq!(e.body(), &json!({"message":"Invalid JSON","details":"EOF while parsing"}));
     }
 
     #[test]
     fn prefixed_paths() {
-        assert_eq!(
-            Violation::new("/", "x").prefixed("/apps(1)").path,
-            "/apps(1)"
-        );
-        assert_eq!(
-            Violation::new("/cpus", "x").prefixed("/apps(1)").path,
-            "/apps(1)/cpus"
-        );
+        assert_eq!(Violation::new("/", "x").prefixed("/apps(1)").path, "/apps(1)");
+        assert_eq!(Violation::new("/cpus", "x").prefixed("/apps(1)").path, "/apps(1)/cpus");
     }
 }

@@ -24,19 +24,16 @@ pub use self::{
     definition::*,
     errors::{ApiError, Violation},
     output::{app_json, health_check_json, number, with_app_info, AppInfoExtras, TaskCounts},
-    parse::{
-        app_from_json, parse_app, parse_app_replacement, parse_json_body, EXECUTOR_PATTERN,
-        PORT_NAME_PATTERN,
-    },
+    parse::{app_from_json, parse_app, parse_app_replacement, parse_json_body, EXECUTOR_PATTERN, PORT_NAME_PATTERN},
     path_id::{app_id_from_task_id, new_task_id, PathId, ID_SEGMENT_PATTERN},
     ports::assign_service_ports,
     timestamp::Timestamp,
     update::{
-        apply_update, assign_version, is_config_change, is_scale_only_change, parse_app_update,
-        rollback_version, AppUpdate,
+        apply_update, assign_version, is_config_change, is_scale_only_change, parse_app_update, rollback_version,
+        AppUpdate,
     },
     validation::{
-        app_violations, validate_app, validate_app_with, ValidationOptions,
-        FEATURE_EXTERNAL_VOLUMES, FEATURE_GPU_RESOURCES, FEATURE_SECRETS,
+        app_violations, validate_app, validate_app_with, ValidationOptions, FEATURE_EXTERNAL_VOLUMES,
+        FEATURE_GPU_RESOURCES, FEATURE_SECRETS,
     },
 };

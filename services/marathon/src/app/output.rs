@@ -4,9 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use super::definition::{
-    AppDefinition, Constraint, Container, ContainerType, EnvVarValue, HealthCheck,
-    HealthCheckProtocol, IpAddress, PortDefinition, PortMapping, PortReference, ReadinessCheck,
-    UnreachableStrategy, Volume, RANDOM_PORT,
+    AppDefinition, Constraint, Container, ContainerType, EnvVarValue, HealthCheck, HealthCheckProtocol, IpAddress,
+    PortDefinition, PortMapping, PortReference, ReadinessCheck, UnreachableStrategy, Volume, RANDOM_PORT,
 };
 
 /// Serializes an app with exactly the 1.4 key set. `echo` = the POST `/v2/apps` response shape
@@ -18,72 +17,26 @@ pub fn app_json(app: &AppDefinition, echo: bool) -> Value {
     };
     put("id", json!(app.id.to_string()));
     put("cmd", json!(app.cmd));
-    put(
-        "args",
-        if app.args.is_empty() {
-            Value::Null
-        } else {
-            json!(app.args)
-        },
-    );
+    put("args", if app.args.is_empty() { Value::Null } else { json!(app.args) });
     put("user", json!(app.user));
-    put(
-        "env",
-        Value::Object(
-            app.env
-                .iter()
-                .map(|(k, v)| (k.clone(), env_json(v)))
-                .collect(),
-        ),
-    );
+    put("env", Value::Object(app.env.iter().map(|(k, v)| (k.clone(), env_json(v))).collect()));
     put("instances", json!(app.instances));
     put("cpus", number(app.cpus));
     put("mem", number(app.mem));
     put("disk", number(app.disk));
     put("gpus", json!(app.gpus));
     put("executor", json!(app.executor));
-    put(
-        "constraints",
-        Value::Array(app.constraints.iter().map(constraint_json).collect()),
-    );
-    put(
-        "uris",
-        Value::Array(app.fetch.iter().map(|f| json!(f.uri)).collect()),
-    );
-    put(
-        "fetch",
-        Value::Array(app.fetch.iter().map(fetch_json).collect()),
-    );
+    put("constraints", Value::Array(app.constraints.iter().map(constraint_json).collect()));
+    put("uris", Value::Array(app.fetch.iter().map(|f| json!(f.uri)).collect()));
+    put("fetch", Value::Array(app.fetch.iter().map(fetch_json).collect()));
     put("storeUrls", json!(app.store_urls));
     put("backoffSeconds", json!(app.backoff_seconds));
     put("backoffFactor", number(app.backoff_factor));
     put("maxLaunchDelaySeconds", json!(app.max_launch_delay_seconds));
-    put(
-        "container",
-        app.container.as_ref().map_or(Value::Null, container_json),
-    );
-    put(
-        "healthChecks",
-        Value::Array(app.health_checks.iter().map(health_check_json).collect()),
-    );
-    put(
-        "readinessChecks",
-        Value::Array(
-            app.readiness_checks
-                .iter()
-                .map(readiness_check_json)
-                .collect(),
-        ),
-    );
-    put(
-        "dependencies",
-        Value::Array(
-            app.dependencies
-                .iter()
-                .map(|d| json!(d.to_string()))
-                .collect(),
-        ),
-    );
+    put("container", app.container.as_ref().map_or(Value::Null, container_json));
+    put("healthChecks", Value::Array(app.health_checks.iter().map(health_check_json).collect()));
+    put("readinessChecks", Value::Array(app.readiness_checks.iter().map(readiness_check_json).collect()));
+    put("dependencies", Value::Array(app.dependencies.iter().map(|d| json!(d.to_string())).collect()));
     put(
         "upgradeStrategy",
         json!({
@@ -92,10 +45,7 @@ pub fn app_json(app: &AppDefinition, echo: bool) -> Value {
         }),
     );
     put("labels", json!(app.labels));
-    put(
-        "ipAddress",
-        app.ip_address.as_ref().map_or(Value::Null, ip_address_json),
-    );
+    put("ipAddress", app.ip_address.as_ref().map_or(Value::Null, ip_address_json));
     put("version", json!(app.version.to_string()));
     put(
         "residency",
@@ -108,21 +58,10 @@ pub fn app_json(app: &AppDefinition, echo: bool) -> Value {
     );
     put(
         "secrets",
-        Value::Object(
-            app.secrets
-                .iter()
-                .map(|(k, s)| (k.clone(), json!({ "source": s.source })))
-                .collect(),
-        ),
+        Value::Object(app.secrets.iter().map(|(k, s)| (k.clone(), json!({ "source": s.source }))).collect()),
     );
-    put(
-        "taskKillGracePeriodSeconds",
-        json!(app.task_kill_grace_period_seconds),
-    );
-    put(
-        "unreachableStrategy",
-        unreachable_json(app.unreachable_strategy),
-    );
+    put("taskKillGracePeriodSeconds", json!(app.task_kill_grace_period_seconds));
+    put("unreachableStrategy", unreachable_json(app.unreachable_strategy));
     put("killSelection", json!(app.kill_selection.as_str()));
     if !app.accepted_resource_roles.is_empty() {
         put("acceptedResourceRoles", json!(app.accepted_resource_roles));
@@ -130,10 +69,7 @@ pub fn app_json(app: &AppDefinition, echo: bool) -> Value {
     if app.ip_address.is_none() {
         let service_ports = app.service_ports();
         put("ports", json!(service_ports));
-        put(
-            "portDefinitions",
-            Value::Array(output_port_definitions(app, &service_ports)),
-        );
+        put("portDefinitions", Value::Array(output_port_definitions(app, &service_ports)));
         put("requirePorts", json!(app.require_ports));
     }
     if let Some(info) = app.version_info.filter(|_| !echo) {
@@ -190,10 +126,7 @@ pub fn with_app_info(mut app: Value, extras: &AppInfoExtras) -> Value {
         obj.insert("tasksUnhealthy".into(), json!(c.unhealthy));
     }
     if let Some(ids) = &extras.deployment_ids {
-        obj.insert(
-            "deployments".into(),
-            ids.iter().map(|id| json!({ "id": id })).collect(),
-        );
+        obj.insert("deployments".into(), ids.iter().map(|id| json!({ "id": id })).collect());
     }
     if let Some(results) = &extras.readiness_check_results {
         obj.insert("readinessCheckResults".into(), json!(results));
@@ -223,20 +156,12 @@ pub fn number(x: f64) -> Value {
 /// Port definitions as written: numbers replaced by the service ports (padded like `zipAll`).
 fn output_port_definitions(app: &AppDefinition, service_ports: &[i32]) -> Vec<Value> {
     if service_ports.is_empty() {
-        return app
-            .port_definitions
-            .iter()
-            .map(port_definition_json)
-            .collect();
+        return app.port_definitions.iter().map(port_definition_json).collect();
     }
     let len = app.port_definitions.len().max(service_ports.len());
     (0..len)
         .map(|i| {
-            let definition = app
-                .port_definitions
-                .get(i)
-                .cloned()
-                .unwrap_or_else(|| PortDefinition::new(RANDOM_PORT));
+            let definition = app.port_definitions.get(i).cloned().unwrap_or_else(|| PortDefinition::new(RANDOM_PORT));
             let port = service_ports.get(i).copied().unwrap_or(RANDOM_PORT);
             port_definition_json(&PortDefinition { port, ..definition })
         })
@@ -343,10 +268,7 @@ fn volume_json(v: &Volume) -> Value {
             info.insert("maxSize".into(), json!(max));
         }
         info.insert("type".into(), json!(p.disk_type));
-        info.insert(
-            "constraints".into(),
-            p.constraints.iter().map(constraint_json).collect(),
-        );
+        info.insert("constraints".into(), p.constraints.iter().map(constraint_json).collect());
         obj.insert("persistent".into(), Value::Object(info));
     }
     if let Some(e) = &v.external {
@@ -368,10 +290,7 @@ pub fn health_check_json(hc: &HealthCheck) -> Value {
     obj.insert("gracePeriodSeconds".into(), json!(hc.grace_period_seconds));
     obj.insert("intervalSeconds".into(), json!(hc.interval_seconds));
     obj.insert("timeoutSeconds".into(), json!(hc.timeout_seconds));
-    obj.insert(
-        "maxConsecutiveFailures".into(),
-        json!(hc.max_consecutive_failures),
-    );
+    obj.insert("maxConsecutiveFailures".into(), json!(hc.max_consecutive_failures));
     if hc.protocol.uses_port() {
         match &hc.port_index {
             Some(PortReference::Index(i)) => obj.insert("portIndex".into(), json!(i)),
@@ -386,20 +305,14 @@ pub fn health_check_json(hc: &HealthCheck) -> Value {
         obj.insert("path".into(), json!(path));
     }
     obj.insert("protocol".into(), json!(hc.protocol.as_str()));
-    if matches!(
-        hc.protocol,
-        HealthCheckProtocol::Http | HealthCheckProtocol::Https
-    ) {
+    if matches!(hc.protocol, HealthCheckProtocol::Http | HealthCheckProtocol::Https) {
         obj.insert("ignoreHttp1xx".into(), json!(hc.ignore_http1xx));
     }
     if hc.protocol.is_mesos() {
         obj.insert("delaySeconds".into(), json!(hc.delay_seconds));
     }
     if hc.protocol == HealthCheckProtocol::Command {
-        obj.insert(
-            "command".into(),
-            json!({ "value": hc.command.clone().unwrap_or_default() }),
-        );
+        obj.insert("command".into(), json!({ "value": hc.command.clone().unwrap_or_default() }));
     }
     Value::Object(obj)
 }
@@ -436,10 +349,7 @@ fn ip_address_json(ip: &IpAddress) -> Value {
 fn unreachable_json(s: UnreachableStrategy) -> Value {
     match s {
         UnreachableStrategy::Disabled => json!("disabled"),
-        UnreachableStrategy::Enabled {
-            inactive_after_seconds,
-            expunge_after_seconds,
-        } => json!({
+        UnreachableStrategy::Enabled { inactive_after_seconds, expunge_after_seconds } => json!({
             "inactiveAfterSeconds": inactive_after_seconds,
             "expungeAfterSeconds": expunge_after_seconds,
         }),
@@ -542,9 +452,7 @@ mod tests {
     ];
 
     fn keys(v: &Value) -> BTreeSet<String> {
-        v.as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default()
+        v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default()
     }
 
     fn posted_echo(app: &AppDefinition) -> Value {
@@ -591,14 +499,8 @@ mod tests {
         .map(String::from)
         .collect();
         assert_eq!(extra, expected_extra);
-        assert_eq!(
-            ours["portDefinitions"],
-            json!([{"port":0,"protocol":"tcp","name":"default","labels":{}}])
-        );
-        assert_eq!(
-            ours["unreachableStrategy"],
-            json!({"inactiveAfterSeconds":0,"expungeAfterSeconds":0})
-        );
+        assert_eq!(ours["portDefinitions"], json!([{"port":0,"protocol":"tcp","name":"default","labels":{}}]));
+        assert_eq!(ours["unreachableStrategy"], json!({"inactiveAfterSeconds":0,"expungeAfterSeconds":0}));
         assert_eq!(ours["killSelection"], json!("YOUNGEST_FIRST"));
     }
 
@@ -606,19 +508,11 @@ mod tests {
     fn output_keys_are_allowed_by_marathon_python() {
         let mut app = parse_app(BASIC_3.as_bytes(), &PathId::root()).expect("basic-3");
         app.accepted_resource_roles.insert("*".into());
-        app.version_info = Some(VersionInfo {
-            last_scaling_at: app.version,
-            last_config_change_at: app.version,
-        });
+        app.version_info = Some(VersionInfo { last_scaling_at: app.version, last_config_change_at: app.version });
         let full = with_app_info(
             app_json(&app, false),
             &AppInfoExtras {
-                counts: Some(TaskCounts {
-                    staged: 1,
-                    running: 2,
-                    healthy: 0,
-                    unhealthy: 0,
-                }),
+                counts: Some(TaskCounts { staged: 1, running: 2, healthy: 0, unhealthy: 0 }),
                 deployment_ids: Some(Vec::new()),
                 tasks: Some(Vec::new()),
                 last_task_failure: Some(json!({"appId": "/basic-3"})),
@@ -626,17 +520,10 @@ mod tests {
                 task_stats: Some(json!({})),
             },
         );
-        let allowed: BTreeSet<String> = CLIENT_APP_KEYS
-            .iter()
-            .map(|k| k.to_string())
-            .chain(["versionInfo".into()])
-            .collect();
+        let allowed: BTreeSet<String> =
+            CLIENT_APP_KEYS.iter().map(|k| k.to_string()).chain(["versionInfo".into()]).collect();
         let ours = keys(&full);
-        assert!(
-            ours.is_subset(&allowed),
-            "unexpected keys: {:?}",
-            ours.difference(&allowed).collect::<Vec<_>>()
-        );
+        assert!(ours.is_subset(&allowed), "unexpected keys: {:?}", ours.difference(&allowed).collect::<Vec<_>>());
         assert_eq!(full["acceptedResourceRoles"], json!(["*"]));
         assert_eq!(full["tasksRunning"], json!(2));
         assert!(full["versionInfo"]["lastScalingAt"].is_string());
@@ -713,16 +600,10 @@ mod tests {
             json!({"image":"busybox","credential":{"principal":"me","secret":"s"},"forcePullImage":true})
         );
         assert_eq!(out["env"]["S"], json!({"secret":"pw"}));
-        assert_eq!(
-            out["constraints"],
-            json!([["hostname", "UNIQUE"], ["rack", "GROUP_BY", "2"]])
-        );
+        assert_eq!(out["constraints"], json!([["hostname", "UNIQUE"], ["rack", "GROUP_BY", "2"]]));
         assert_eq!(out["uris"], json!(["http://x/y.tgz"]));
         assert_eq!(out["backoffFactor"], json!(2));
-        assert_eq!(
-            out["readinessChecks"][0]["httpStatusCodesForReady"],
-            json!([200, 204])
-        );
+        assert_eq!(out["readinessChecks"][0]["httpStatusCodesForReady"], json!([200, 204]));
     }
 
     #[test]
@@ -755,10 +636,7 @@ mod tests {
         let mut app = parse_app(BASIC_3.as_bytes(), &PathId::root()).expect("basic-3");
         if let Some(d) = app.container.as_mut().and_then(|c| c.docker.as_mut()) {
             d.port_mappings[0].service_port = 10000;
-            d.port_mappings.push(PortMapping {
-                service_port: 10001,
-                ..d.port_mappings[0].clone()
-            });
+            d.port_mappings.push(PortMapping { service_port: 10001, ..d.port_mappings[0].clone() });
         }
         let out = app_json(&app, false);
         assert_eq!(out["ports"], json!([10000, 10001]));

@@ -7,12 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::definition::{
-    AppDefinition, Constraint, Container, ContainerType, Credential, DiscoveryPort, Docker,
-    DockerNetwork, EnvVarValue, ExternalVolumeInfo, FetchUri, HealthCheck, HealthCheckProtocol,
-    IpAddress, KillSelection, Parameter, PersistentVolumeInfo, PortDefinition, PortMapping,
-    PortReference, ReadinessCheck, ReadinessProtocol, Residency, Secret, TaskLostBehavior,
-    UnreachableStrategy, UpgradeStrategy, VersionInfo, Volume, VolumeMode, CONSTRAINT_OPERATORS,
-    RANDOM_PORT,
+    AppDefinition, Constraint, Container, ContainerType, Credential, DiscoveryPort, Docker, DockerNetwork, EnvVarValue,
+    ExternalVolumeInfo, FetchUri, HealthCheck, HealthCheckProtocol, IpAddress, KillSelection, Parameter,
+    PersistentVolumeInfo, PortDefinition, PortMapping, PortReference, ReadinessCheck, ReadinessProtocol, Residency,
+    Secret, TaskLostBehavior, UnreachableStrategy, UpgradeStrategy, VersionInfo, Volume, VolumeMode,
+    CONSTRAINT_OPERATORS, RANDOM_PORT,
 };
 use super::errors::{ApiError, Violation};
 use super::path_id::PathId;
@@ -180,11 +179,7 @@ pub(super) fn read_raw(value: &Value, id_required: bool) -> Result<RawApp, ApiEr
     let mut r = Reader::default();
     let Some(obj) = value.as_object() else {
         let path = if id_required { "/id" } else { "" };
-        let error = if id_required {
-            "error.path.missing"
-        } else {
-            "error.expected.jsobject"
-        };
+        let error = if id_required { "error.path.missing" } else { "error.expected.jsobject" };
         return Err(ApiError::json_errors(&[Violation::new(path, error)]));
     };
     let raw = RawApp {
@@ -203,31 +198,21 @@ pub(super) fn read_raw(value: &Value, id_required: bool) -> Result<RawApp, ApiEr
         disk: r.field(obj, "", "disk", Reader::double),
         gpus: r.field(obj, "", "gpus", Reader::int),
         executor: r.field(obj, "", "executor", read_executor),
-        constraints: r.field(obj, "", "constraints", |r, v, p| {
-            r.list(v, p, read_constraint).map(dedup)
-        }),
+        constraints: r.field(obj, "", "constraints", |r, v, p| r.list(v, p, read_constraint).map(dedup)),
         uris: r.field(obj, "", "uris", Reader::strings),
         fetch: r.field(obj, "", "fetch", |r, v, p| r.list(v, p, read_fetch_uri)),
         store_urls: r.field(obj, "", "storeUrls", Reader::strings),
         ports: r.field(obj, "", "ports", read_ports),
-        port_definitions: r.field(obj, "", "portDefinitions", |r, v, p| {
-            r.list(v, p, read_port_definition)
-        }),
+        port_definitions: r.field(obj, "", "portDefinitions", |r, v, p| r.list(v, p, read_port_definition)),
         require_ports: r.field(obj, "", "requirePorts", Reader::boolean),
         backoff_seconds: r.field(obj, "", "backoffSeconds", Reader::long),
         backoff_factor: r.field(obj, "", "backoffFactor", Reader::double),
         max_launch_delay_seconds: r.field(obj, "", "maxLaunchDelaySeconds", Reader::long),
         container: r.field(obj, "", "container", read_container),
-        health_checks: r.field(obj, "", "healthChecks", |r, v, p| {
-            r.list(v, p, read_health_check).map(dedup)
-        }),
-        readiness_checks: r.field(obj, "", "readinessChecks", |r, v, p| {
-            r.list(v, p, read_readiness_check)
-        }),
+        health_checks: r.field(obj, "", "healthChecks", |r, v, p| r.list(v, p, read_health_check).map(dedup)),
+        readiness_checks: r.field(obj, "", "readinessChecks", |r, v, p| r.list(v, p, read_readiness_check)),
         dependencies: r.field(obj, "", "dependencies", |r, v, p| {
-            r.list(v, p, |r, v, p| {
-                r.non_empty_string(v, p).map(|s| PathId::parse(&s))
-            })
+            r.list(v, p, |r, v, p| r.non_empty_string(v, p).map(|s| PathId::parse(&s)))
         }),
         upgrade_strategy: r.field(obj, "", "upgradeStrategy", read_upgrade_strategy),
         labels: r.field(obj, "", "labels", Reader::string_map),
@@ -237,12 +222,7 @@ pub(super) fn read_raw(value: &Value, id_required: bool) -> Result<RawApp, ApiEr
         version_info: obj.get("versionInfo").and_then(read_version_info),
         residency: r.field(obj, "", "residency", read_residency),
         secrets: r.field(obj, "", "secrets", read_secrets),
-        task_kill_grace_period_seconds: r.field(
-            obj,
-            "",
-            "taskKillGracePeriodSeconds",
-            Reader::long,
-        ),
+        task_kill_grace_period_seconds: r.field(obj, "", "taskKillGracePeriodSeconds", Reader::long),
         unreachable_strategy: r.field(obj, "", "unreachableStrategy", read_unreachable_strategy),
         kill_selection: r.field(obj, "", "killSelection", read_kill_selection),
     };
@@ -283,14 +263,8 @@ fn build_app(raw: RawApp, base: &PathId) -> AppDefinition {
     let id = PathId::resolve(raw.id.as_deref().unwrap_or_default(), base);
     let mut app = AppDefinition::new(id.clone());
     let container = raw.container;
-    let has_persistent = container
-        .iter()
-        .flat_map(|c| &c.volumes)
-        .any(|v| v.persistent.is_some());
-    let has_external = container
-        .iter()
-        .flat_map(|c| &c.volumes)
-        .any(|v| v.external.is_some());
+    let has_persistent = container.iter().flat_map(|c| &c.volumes).any(|v| v.persistent.is_some());
+    let has_external = container.iter().flat_map(|c| &c.volumes).any(|v| v.external.is_some());
     let residency = raw.residency.or(has_persistent.then(Residency::default));
     let uris = raw.uris.unwrap_or_default();
     let fetch = raw.fetch.filter(|f| !f.is_empty());
@@ -306,8 +280,7 @@ fn build_app(raw: RawApp, base: &PathId) -> AppDefinition {
     app.gpus = raw.gpus.unwrap_or(app.gpus);
     app.executor = raw.executor.unwrap_or_default();
     app.constraints = raw.constraints.unwrap_or_default();
-    app.fetch =
-        fetch.unwrap_or_else(|| uris.iter().map(|u| FetchUri::from_legacy_uri(u)).collect());
+    app.fetch = fetch.unwrap_or_else(|| uris.iter().map(|u| FetchUri::from_legacy_uri(u)).collect());
     app.store_urls = raw.store_urls.unwrap_or_default();
     app.port_definitions = match (&raw.ip_address, raw.port_definitions, raw.ports) {
         (Some(_), _, _) => Vec::new(),
@@ -318,19 +291,11 @@ fn build_app(raw: RawApp, base: &PathId) -> AppDefinition {
     app.require_ports = raw.require_ports.unwrap_or(app.require_ports);
     app.backoff_seconds = raw.backoff_seconds.unwrap_or(app.backoff_seconds);
     app.backoff_factor = raw.backoff_factor.unwrap_or(app.backoff_factor);
-    app.max_launch_delay_seconds = raw
-        .max_launch_delay_seconds
-        .unwrap_or(app.max_launch_delay_seconds);
+    app.max_launch_delay_seconds = raw.max_launch_delay_seconds.unwrap_or(app.max_launch_delay_seconds);
     app.container = container;
     app.readiness_checks = raw.readiness_checks.unwrap_or_default();
     app.task_kill_grace_period_seconds = raw.task_kill_grace_period_seconds;
-    app.dependencies = dedup(
-        raw.dependencies
-            .unwrap_or_default()
-            .iter()
-            .map(|d| d.canonical(&id))
-            .collect(),
-    );
+    app.dependencies = dedup(raw.dependencies.unwrap_or_default().iter().map(|d| d.canonical(&id)).collect());
     app.upgrade_strategy = raw.upgrade_strategy.unwrap_or_else(|| {
         if residency.is_some() || has_external {
             UpgradeStrategy::for_resident_tasks()
@@ -343,9 +308,7 @@ fn build_app(raw: RawApp, base: &PathId) -> AppDefinition {
     app.ip_address = raw.ip_address;
     app.residency = residency;
     app.secrets = raw.secrets.unwrap_or_default();
-    app.unreachable_strategy = raw
-        .unreachable_strategy
-        .unwrap_or(UnreachableStrategy::default_for(has_persistent));
+    app.unreachable_strategy = raw.unreachable_strategy.unwrap_or(UnreachableStrategy::default_for(has_persistent));
     app.kill_selection = raw.kill_selection.unwrap_or(app.kill_selection);
     if let Some(version) = raw.version {
         app.version = version;
@@ -466,22 +429,13 @@ impl Reader {
     }
 
     /// An integral number within `[min, max]`; otherwise `range_error`.
-    fn integral(
-        &mut self,
-        v: &Value,
-        path: &str,
-        min: i64,
-        max: i64,
-        range_error: &str,
-    ) -> Option<i64> {
+    fn integral(&mut self, v: &Value, path: &str, min: i64, max: i64, range_error: &str) -> Option<i64> {
         let Value::Number(n) = v else {
             self.error(path, "error.expected.jsnumber");
             return None;
         };
         let exact = n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && *f >= i64::MIN as f64 && *f <= i64::MAX as f64)
-                .map(|f| f as i64)
+            n.as_f64().filter(|f| f.fract() == 0.0 && *f >= i64::MIN as f64 && *f <= i64::MAX as f64).map(|f| f as i64)
         });
         match exact.filter(|x| (min..=max).contains(x)) {
             Some(x) => Some(x),
@@ -493,14 +447,8 @@ impl Reader {
     }
 
     fn int(&mut self, v: &Value, path: &str) -> Option<i32> {
-        self.integral(
-            v,
-            path,
-            i32::MIN.into(),
-            i32::MAX.into(),
-            "error.expected.int",
-        )
-        .and_then(|x| i32::try_from(x).ok())
+        self.integral(v, path, i32::MIN.into(), i32::MAX.into(), "error.expected.int")
+            .and_then(|x| i32::try_from(x).ok())
     }
 
     fn long(&mut self, v: &Value, path: &str) -> Option<i64> {
@@ -529,11 +477,8 @@ impl Reader {
             return None;
         };
         let before = self.errors.len();
-        let out: Vec<Option<T>> = items
-            .iter()
-            .enumerate()
-            .map(|(i, value)| item(self, value, &format!("{path}({i})")))
-            .collect();
+        let out: Vec<Option<T>> =
+            items.iter().enumerate().map(|(i, value)| item(self, value, &format!("{path}({i})"))).collect();
         if self.errors.len() > before {
             return None;
         }
@@ -553,10 +498,8 @@ impl Reader {
     ) -> Option<BTreeMap<String, T>> {
         let obj = self.object(v, path)?;
         let before = self.errors.len();
-        let out: Vec<(String, Option<T>)> = obj
-            .iter()
-            .map(|(key, value)| (key.clone(), item(self, value, &format!("{path}/{key}"))))
-            .collect();
+        let out: Vec<(String, Option<T>)> =
+            obj.iter().map(|(key, value)| (key.clone(), item(self, value, &format!("{path}/{key}")))).collect();
         if self.errors.len() > before {
             return None;
         }
@@ -590,9 +533,7 @@ impl Reader {
 fn read_env(r: &mut Reader, v: &Value, path: &str) -> Option<BTreeMap<String, EnvVarValue>> {
     r.map(v, path, |r, v, p| match v {
         Value::String(s) => Some(EnvVarValue::Value(s.clone())),
-        Value::Object(obj) => r
-            .required(obj, p, "secret", Reader::string)
-            .map(EnvVarValue::Secret),
+        Value::Object(obj) => r.required(obj, p, "secret", Reader::string).map(EnvVarValue::Secret),
         _ => {
             r.error(p, "error.expected.jsstring");
             None
@@ -615,9 +556,7 @@ pub(super) fn full_match(pattern: &str, text: &str) -> bool {
 }
 
 fn read_constraint(r: &mut Reader, v: &Value, path: &str) -> Option<Constraint> {
-    let parts: Option<Vec<&str>> = v
-        .as_array()
-        .and_then(|items| items.iter().map(Value::as_str).collect());
+    let parts: Option<Vec<&str>> = v.as_array().and_then(|items| items.iter().map(Value::as_str).collect());
     match parts.as_deref() {
         Some([field, operator, rest @ ..]) if rest.len() <= 1 => {
             if CONSTRAINT_OPERATORS.contains(operator) {
@@ -629,10 +568,7 @@ fn read_constraint(r: &mut Reader, v: &Value, path: &str) -> Option<Constraint> 
             } else {
                 r.error(
                     path,
-                    format!(
-                        "Constraint operator must be one of the following: [{}]",
-                        CONSTRAINT_OPERATORS.join(", ")
-                    ),
+                    format!("Constraint operator must be one of the following: [{}]", CONSTRAINT_OPERATORS.join(", ")),
                 );
                 None
             }
@@ -662,11 +598,7 @@ fn read_fetch_uri(r: &mut Reader, v: &Value, path: &str) -> Option<FetchUri> {
 
 fn read_ports(r: &mut Reader, v: &Value, path: &str) -> Option<Vec<i32>> {
     let ports = r.list(v, path, Reader::int)?;
-    let fixed: Vec<i32> = ports
-        .iter()
-        .copied()
-        .filter(|p| *p != RANDOM_PORT)
-        .collect();
+    let fixed: Vec<i32> = ports.iter().copied().filter(|p| *p != RANDOM_PORT).collect();
     if dedup(fixed.clone()).len() != fixed.len() {
         r.error(path, "Ports must be unique.");
         return None;
@@ -715,10 +647,7 @@ fn read_container(r: &mut Reader, v: &Value, path: &str) -> Option<Container> {
             r.error(&docker_path, "docker must not be empty");
         }
         (Some(d), ContainerType::Docker) if d.credential.is_some() => {
-            r.error(
-                &format!("{docker_path}/credential"),
-                "Docker Containerizer does not support credential",
-            );
+            r.error(&format!("{docker_path}/credential"), "Docker Containerizer does not support credential");
         }
         (Some(d), ContainerType::Mesos) => {
             let unsupported = [
@@ -728,10 +657,7 @@ fn read_container(r: &mut Reader, v: &Value, path: &str) -> Option<Container> {
             ];
             for (param, present) in unsupported {
                 if present {
-                    r.error(
-                        &format!("{docker_path}/{param}"),
-                        format!("Mesos Containerizer does not support {param}"),
-                    );
+                    r.error(&format!("{docker_path}/{param}"), format!("Mesos Containerizer does not support {param}"));
                 }
             }
         }
@@ -746,26 +672,16 @@ fn read_container(r: &mut Reader, v: &Value, path: &str) -> Option<Container> {
                 Some(DockerNetwork::Bridge) => d
                     .port_mappings
                     .into_iter()
-                    .map(|m| PortMapping {
-                        host_port: m.host_port.or(Some(RANDOM_PORT)),
-                        ..m
-                    })
+                    .map(|m| PortMapping { host_port: m.host_port.or(Some(RANDOM_PORT)), ..m })
                     .collect(),
                 Some(DockerNetwork::User) => d.port_mappings,
                 _ => Vec::new(),
             };
             Docker { port_mappings, ..d }
         }
-        ContainerType::Mesos => Docker {
-            privileged: false,
-            ..d
-        },
+        ContainerType::Mesos => Docker { privileged: false, ..d },
     });
-    Some(Container {
-        kind,
-        volumes: volumes.unwrap_or_default(),
-        docker,
-    })
+    Some(Container { kind, volumes: volumes.unwrap_or_default(), docker })
 }
 
 fn read_docker(r: &mut Reader, v: &Value, path: &str) -> Option<Docker> {
@@ -785,29 +701,21 @@ fn read_docker(r: &mut Reader, v: &Value, path: &str) -> Option<Docker> {
             |s| format!("{s} is not a valid network type"),
         )
     });
-    let port_mappings = r.field(obj, path, "portMappings", |r, v, p| {
-        r.list(v, p, read_port_mapping)
-    });
+    let port_mappings = r.field(obj, path, "portMappings", |r, v, p| r.list(v, p, read_port_mapping));
     let privileged = r.field(obj, path, "privileged", Reader::boolean);
     let parameters = r.field(obj, path, "parameters", |r, v, p| {
         r.list(v, p, |r, v, p| {
             let obj = r.object(v, p)?;
             let key = r.required(obj, p, "key", Reader::string);
             let value = r.required(obj, p, "value", Reader::string);
-            Some(Parameter {
-                key: key?,
-                value: value?,
-            })
+            Some(Parameter { key: key?, value: value? })
         })
     });
     let credential = r.field(obj, path, "credential", |r, v, p| {
         let obj = r.object(v, p)?;
         let principal = r.required(obj, p, "principal", Reader::string);
         let secret = r.field(obj, p, "secret", Reader::string);
-        Some(Credential {
-            principal: principal?,
-            secret,
-        })
+        Some(Credential { principal: principal?, secret })
     });
     let force_pull_image = r.field(obj, path, "forcePullImage", Reader::boolean);
     Some(Docker {
@@ -872,13 +780,7 @@ fn read_volume(r: &mut Reader, v: &Value, path: &str) -> Option<Volume> {
         (None, None) => Some(host_path.unwrap_or_default()),
         _ => None,
     };
-    Some(Volume {
-        container_path,
-        host_path,
-        mode,
-        persistent,
-        external,
-    })
+    Some(Volume { container_path, host_path, mode, persistent, external })
 }
 
 fn read_persistent_info(r: &mut Reader, v: &Value, path: &str) -> Option<PersistentVolumeInfo> {
@@ -894,9 +796,7 @@ fn read_persistent_info(r: &mut Reader, v: &Value, path: &str) -> Option<Persist
             None
         }
     });
-    let constraints = r.field(obj, path, "constraints", |r, v, p| {
-        r.list(v, p, read_constraint).map(dedup)
-    });
+    let constraints = r.field(obj, path, "constraints", |r, v, p| r.list(v, p, read_constraint).map(dedup));
     Some(PersistentVolumeInfo {
         size: size?,
         max_size,
@@ -911,21 +811,14 @@ fn read_external_info(r: &mut Reader, v: &Value, path: &str) -> Option<ExternalV
     let name = r.required(obj, path, "name", Reader::string);
     let provider = r.required(obj, path, "provider", Reader::string);
     let options = r.field(obj, path, "options", Reader::string_map);
-    Some(ExternalVolumeInfo {
-        size,
-        name: name?,
-        provider: provider?,
-        options: options.unwrap_or_default(),
-    })
+    Some(ExternalVolumeInfo { size, name: name?, provider: provider?, options: options.unwrap_or_default() })
 }
 
 fn read_health_check(r: &mut Reader, v: &Value, path: &str) -> Option<HealthCheck> {
     let obj = r.object(v, path)?;
     let before = r.errors.len();
     let protocol = r.field(obj, path, "protocol", |r, v, p| {
-        r.enumeration(v, p, HealthCheckProtocol::parse, |s| {
-            format!("{s} is not a valid protocol")
-        })
+        r.enumeration(v, p, HealthCheckProtocol::parse, |s| format!("{s} is not a valid protocol"))
     });
     let protocol = protocol.unwrap_or(HealthCheckProtocol::Http);
     let mut hc = HealthCheck::new(protocol);
@@ -946,10 +839,7 @@ fn read_health_check(r: &mut Reader, v: &Value, path: &str) -> Option<HealthChec
             Value::String(name) => Some(PortReference::Name(name.clone())),
             Value::Number(_) => r.int(v, p).map(PortReference::Index),
             _ => {
-                r.error(
-                    p,
-                    "expected string (port name) or integer (port offset) for port-index",
-                );
+                r.error(p, "expected string (port name) or integer (port offset) for port-index");
                 None
             }
         });
@@ -958,10 +848,7 @@ fn read_health_check(r: &mut Reader, v: &Value, path: &str) -> Option<HealthChec
     if protocol.is_http() {
         hc.path = r.field(obj, path, "path", Reader::string);
     }
-    if matches!(
-        protocol,
-        HealthCheckProtocol::Http | HealthCheckProtocol::Https
-    ) {
+    if matches!(protocol, HealthCheckProtocol::Http | HealthCheckProtocol::Https) {
         if let Some(x) = r.field(obj, path, "ignoreHttp1xx", Reader::boolean) {
             hc.ignore_http1xx = x;
         }
@@ -1013,9 +900,7 @@ fn read_readiness_check(r: &mut Reader, v: &Value, path: &str) -> Option<Readine
     if let Some(x) = r.field(obj, path, "timeoutSeconds", Reader::long) {
         rc.timeout_seconds = x;
     }
-    if let Some(x) = r.field(obj, path, "httpStatusCodesForReady", |r, v, p| {
-        r.list(v, p, Reader::int)
-    }) {
+    if let Some(x) = r.field(obj, path, "httpStatusCodesForReady", |r, v, p| r.list(v, p, Reader::int)) {
         rc.http_status_codes_for_ready = x.into_iter().collect();
     }
     if let Some(x) = r.field(obj, path, "preserveLastResponse", Reader::boolean) {
@@ -1070,10 +955,7 @@ fn read_discovery_ports(r: &mut Reader, v: &Value, path: &str) -> Option<Vec<Dis
             if full_match(PORT_NAME_PATTERN, &s) {
                 Some(s)
             } else {
-                r.error(
-                    p,
-                    format!("Port name must fully match regular expression {PORT_NAME_PATTERN}"),
-                );
+                r.error(p, format!("Port name must fully match regular expression {PORT_NAME_PATTERN}"));
                 None
             }
         });
@@ -1087,27 +969,16 @@ fn read_discovery_ports(r: &mut Reader, v: &Value, path: &str) -> Option<Vec<Dis
             }
         });
         let labels = r.field(obj, p, "labels", Reader::string_map);
-        Some(DiscoveryPort {
-            number: number?,
-            name: name?,
-            protocol: protocol?,
-            labels: labels.unwrap_or_default(),
-        })
+        Some(DiscoveryPort { number: number?, name: name?, protocol: protocol?, labels: labels.unwrap_or_default() })
     })?;
     let names: BTreeSet<&str> = ports.iter().map(|p| p.name.as_str()).collect();
-    let numbers: BTreeSet<(i32, &str)> = ports
-        .iter()
-        .map(|p| (p.number, p.protocol.as_str()))
-        .collect();
+    let numbers: BTreeSet<(i32, &str)> = ports.iter().map(|p| (p.number, p.protocol.as_str())).collect();
     if names.len() != ports.len() {
         r.error(path, "Port names are not unique.");
         return None;
     }
     if numbers.len() != ports.len() {
-        r.error(
-            path,
-            "There may be only one port with a particular port number/protocol combination.",
-        );
+        r.error(path, "There may be only one port with a particular port number/protocol combination.");
         return None;
     }
     Some(ports)
@@ -1124,15 +995,8 @@ fn read_timestamp(r: &mut Reader, v: &Value, path: &str) -> Option<Timestamp> {
 
 /// Read-only `versionInfo` echoed by clients: taken when well-formed, ignored otherwise.
 fn read_version_info(v: &Value) -> Option<VersionInfo> {
-    let at = |key: &str| {
-        v.get(key)
-            .and_then(Value::as_str)
-            .and_then(Timestamp::parse)
-    };
-    Some(VersionInfo {
-        last_scaling_at: at("lastScalingAt")?,
-        last_config_change_at: at("lastConfigChangeAt")?,
-    })
+    let at = |key: &str| v.get(key).and_then(Value::as_str).and_then(Timestamp::parse);
+    Some(VersionInfo { last_scaling_at: at("lastScalingAt")?, last_config_change_at: at("lastConfigChangeAt")? })
 }
 
 fn read_residency(r: &mut Reader, v: &Value, path: &str) -> Option<Residency> {
@@ -1146,7 +1010,9 @@ fn read_residency(r: &mut Reader, v: &Value, path: &str) -> Option<Residency> {
             _ => {
                 r.error(
                     p,
-                    format!("'{s}' is not a valid taskLostBehavior. Allowed values: WAIT_FOREVER, RELAUNCH_AFTER_TIMEOUT"),
+                    format!(
+                        "'{s}' is not a valid taskLostBehavior. Allowed values: WAIT_FOREVER, RELAUNCH_AFTER_TIMEOUT"
+                    ),
                 );
                 None
             }
@@ -1154,8 +1020,7 @@ fn read_residency(r: &mut Reader, v: &Value, path: &str) -> Option<Residency> {
     });
     let defaults = Residency::default();
     Some(Residency {
-        relaunch_escalation_timeout_seconds: timeout
-            .unwrap_or(defaults.relaunch_escalation_timeout_seconds),
+        relaunch_escalation_timeout_seconds: timeout.unwrap_or(defaults.relaunch_escalation_timeout_seconds),
         task_lost_behavior: behavior.unwrap_or(defaults.task_lost_behavior),
     })
 }
@@ -1163,8 +1028,7 @@ fn read_residency(r: &mut Reader, v: &Value, path: &str) -> Option<Residency> {
 fn read_secrets(r: &mut Reader, v: &Value, path: &str) -> Option<BTreeMap<String, Secret>> {
     r.map(v, path, |r, v, p| {
         let obj = r.object(v, p)?;
-        r.required(obj, p, "source", Reader::string)
-            .map(|source| Secret { source })
+        r.required(obj, p, "source", Reader::string).map(|source| Secret { source })
     })
 }
 
@@ -1214,10 +1078,7 @@ mod tests {
     #[test]
     fn empty_and_malformed_bodies() {
         let err = parse_app(b"", &PathId::root()).expect_err("empty");
-        assert_eq!(
-            (err.status(), err.message_text()),
-            (400, "Please specify data in JSON format")
-        );
+        assert_eq!((err.status(), err.message_text()), (400, "Please specify data in JSON format"));
         let err = parse_app(b"  \n", &PathId::root()).expect_err("blank");
         assert_eq!(err.message_text(), "Please specify data in JSON format");
         let err = parse_app(br#"{"id":"/test""#, &PathId::root()).expect_err("malformed");
@@ -1260,20 +1121,14 @@ mod tests {
     #[test]
     fn missing_id_and_min_length() {
         let err = parse(json!({"cmd": "x"})).expect_err("no id");
-        assert_eq!(
-            details(&err),
-            json!([{"path":"/id","errors":["error.path.missing"]}])
-        );
+        assert_eq!(details(&err), json!([{"path":"/id","errors":["error.path.missing"]}]));
         let err = parse(json!({"id": "", "cmd": ""})).expect_err("empty strings");
         assert_eq!(
             details(&err),
             json!([{"path":"/id","errors":["error.minLength"]},{"path":"/cmd","errors":["error.minLength"]}])
         );
         let err = parse(json!([1])).expect_err("not an object");
-        assert_eq!(
-            details(&err),
-            json!([{"path":"/id","errors":["error.path.missing"]}])
-        );
+        assert_eq!(details(&err), json!([{"path":"/id","errors":["error.path.missing"]}]));
     }
 
     #[test]
@@ -1291,22 +1146,16 @@ mod tests {
             both(json!({"id":"a","cmd":"x","ports":[80],"portDefinitions":[{"port":81}]})),
             json!("You cannot specify both ports and port definitions")
         );
-        let err = parse(json!({"id":"a","cmd":"x","ports":[80],"portDefinitions":[{"port":81}]}))
-            .expect_err("x");
+        let err = parse(json!({"id":"a","cmd":"x","ports":[80],"portDefinitions":[{"port":81}]})).expect_err("x");
         assert_eq!(details(&err)[0]["path"], json!(""));
         // Equivalent echoes of GET output are accepted.
-        let app = parse(
-            json!({"id":"a","cmd":"x","ports":[80],"portDefinitions":[{"port":80,"name":"http"}],
-            "uris":["http://a/b.tgz"],"fetch":[{"uri":"http://a/b.tgz","extract":false}]}),
-        )
+        let app = parse(json!({"id":"a","cmd":"x","ports":[80],"portDefinitions":[{"port":80,"name":"http"}],
+            "uris":["http://a/b.tgz"],"fetch":[{"uri":"http://a/b.tgz","extract":false}]}))
         .expect("equivalent");
         assert_eq!(app.port_definitions[0].name.as_deref(), Some("http"));
         assert!(!app.fetch[0].extract);
         let err = parse(json!({"id":"a","cmd":"x","ports":[80, 80]})).expect_err("dup ports");
-        assert_eq!(
-            details(&err),
-            json!([{"path":"/ports","errors":["Ports must be unique."]}])
-        );
+        assert_eq!(details(&err), json!([{"path":"/ports","errors":["Ports must be unique."]}]));
         assert!(parse(json!({"id":"a","cmd":"x","ports":[0, 0]})).is_ok());
     }
 
@@ -1317,127 +1166,81 @@ mod tests {
             "deployments":[{"id":"x"}]}))
         .expect("valid");
         assert_eq!(app.id.to_string(), "/prod/web");
-        assert_eq!(
-            app.fetch.iter().map(|f| f.extract).collect::<Vec<_>>(),
-            vec![true, false]
-        );
-        assert_eq!(
-            app.port_definitions,
-            vec![PortDefinition::new(8080), PortDefinition::new(0)]
-        );
-        assert_eq!(
-            app.dependencies,
-            vec![PathId::parse("/prod/db"), PathId::parse("/abs")]
-        );
+        assert_eq!(app.fetch.iter().map(|f| f.extract).collect::<Vec<_>>(), vec![true, false]);
+        assert_eq!(app.port_definitions, vec![PortDefinition::new(8080), PortDefinition::new(0)]);
+        assert_eq!(app.dependencies, vec![PathId::parse("/prod/db"), PathId::parse("/abs")]);
         let app = parse(json!({"id":"a","cmd":"x","ipAddress":{"networkName":"n"}})).expect("ip");
         assert!(app.port_definitions.is_empty());
-        let app = parse(json!({"id":"a","cmd":"x","version":"2017-03-01T23:42:20.938Z"}))
-            .expect("version");
+        let app = parse(json!({"id":"a","cmd":"x","version":"2017-03-01T23:42:20.938Z"})).expect("version");
         assert_eq!(app.version.to_string(), "2017-03-01T23:42:20.938Z");
         let err = parse(json!({"id":"a","cmd":"x","version":"nope"})).expect_err("bad version");
-        assert_eq!(
-            details(&err),
-            json!([{"path":"/version","errors":["error.expected.date.isoformat"]}])
-        );
+        assert_eq!(details(&err), json!([{"path":"/version","errors":["error.expected.date.isoformat"]}]));
     }
 
     #[test]
     fn group_base_resolution() {
         let app = parse_app(br#"{"id":"web","cmd":"x"}"#, &PathId::parse("/prod")).expect("valid");
         assert_eq!(app.id.to_string(), "/prod/web");
-        let app = parse_app_replacement(br#"{"id":"/other","cmd":"x"}"#, &PathId::parse("/mine"))
-            .expect("replace");
+        let app = parse_app_replacement(br#"{"id":"/other","cmd":"x"}"#, &PathId::parse("/mine")).expect("replace");
         assert_eq!(app.id.to_string(), "/mine");
     }
 
     #[test]
     fn containers() {
         let err = parse(json!({"id":"a","container":{"type":"DOCKER"}})).expect_err("no docker");
-        assert_eq!(
-            details(&err),
-            json!([{"path":"/container/docker","errors":["docker must not be empty"]}])
-        );
+        assert_eq!(details(&err), json!([{"path":"/container/docker","errors":["docker must not be empty"]}]));
         let err = parse(json!({"id":"a","container":{"type":"RKT"}})).expect_err("type");
-        assert_eq!(
-            details(&err),
-            json!([{"path":"/container/type","errors":["RKT is not a valid container type"]}])
-        );
-        let err = parse(json!({"id":"a","container":{"docker":{"image":"x","network":"FOO"}}}))
-            .expect_err("net");
-        assert_eq!(
-            details(&err)[0]["errors"],
-            json!(["FOO is not a valid network type"])
-        );
-        let err = parse(
-            json!({"id":"a","container":{"type":"MESOS","docker":{"image":"x","network":"HOST"}}}),
-        )
-        .expect_err("mesos network");
+        assert_eq!(details(&err), json!([{"path":"/container/type","errors":["RKT is not a valid container type"]}]));
+        let err = parse(json!({"id":"a","container":{"docker":{"image":"x","network":"FOO"}}})).expect_err("net");
+        assert_eq!(details(&err)[0]["errors"], json!(["FOO is not a valid network type"]));
+        let err = parse(json!({"id":"a","container":{"type":"MESOS","docker":{"image":"x","network":"HOST"}}}))
+            .expect_err("mesos network");
         assert_eq!(
             details(&err),
             json!([{"path":"/container/docker/network","errors":["Mesos Containerizer does not support network"]}])
         );
-        let app = parse(
-            json!({"id":"a","container":{"type":"DOCKER","docker":{"image":"x","network":"HOST",
-            "portMappings":[{"containerPort":80}]}}}),
-        )
+        let app = parse(json!({"id":"a","container":{"type":"DOCKER","docker":{"image":"x","network":"HOST",
+            "portMappings":[{"containerPort":80}]}}}))
         .expect("host");
         assert!(app.port_mappings().is_empty());
-        let app = parse(
-            json!({"id":"a","container":{"docker":{"image":"x","network":"BRIDGE",
-            "portMappings":[{"containerPort":80}]}},"healthChecks":[{}]}),
-        )
+        let app = parse(json!({"id":"a","container":{"docker":{"image":"x","network":"BRIDGE",
+            "portMappings":[{"containerPort":80}]}},"healthChecks":[{}]}))
         .expect("bridge");
         assert_eq!(app.port_mappings()[0].host_port, Some(0));
-        assert_eq!(
-            app.health_checks[0].port_index,
-            Some(PortReference::Index(0))
-        );
-        let app = parse(
-            json!({"id":"a","cmd":"x","container":{"type":"MESOS","volumes":[
+        assert_eq!(app.health_checks[0].port_index, Some(PortReference::Index(0)));
+        let app = parse(json!({"id":"a","cmd":"x","container":{"type":"MESOS","volumes":[
             {"containerPath":"/data","hostPath":"/srv","mode":"RO"},
-            {"containerPath":"pv","mode":"RW","persistent":{"size":10}}]}}),
-        )
+            {"containerPath":"pv","mode":"RW","persistent":{"size":10}}]}}))
         .expect("mesos volumes");
         assert!(app.is_resident());
         assert_eq!(app.upgrade_strategy, UpgradeStrategy::for_resident_tasks());
         assert_eq!(app.unreachable_strategy, UnreachableStrategy::Disabled);
         let err = parse(json!({"id":"a","container":{"type":"MESOS","volumes":[{"containerPath":"x","mode":"XX"}]}}))
             .expect_err("mode");
-        assert_eq!(
-            details(&err),
-            json!([{"path":"/container/volumes(0)/mode","errors":["XX is not a valid mode"]}])
-        );
+        assert_eq!(details(&err), json!([{"path":"/container/volumes(0)/mode","errors":["XX is not a valid mode"]}]));
     }
 
     #[test]
     fn health_and_readiness_checks() {
-        let app = parse(
-            json!({"id":"a","cmd":"x","portDefinitions":[],"healthChecks":[
-                {"protocol":"COMMAND","command":{"value":"true"}},
-                {"protocol":"MESOS_HTTP","path":"/ping","delaySeconds":5},
-                {"protocol":"TCP","port":80}
-            ]}),
-        )
+        let app = parse(json!({"id":"a","cmd":"x","portDefinitions":[],"healthChecks":[
+            {"protocol":"COMMAND","command":{"value":"true"}},
+            {"protocol":"MESOS_HTTP","path":"/ping","delaySeconds":5},
+            {"protocol":"TCP","port":80}
+        ]}))
         .expect("checks");
         let hcs = &app.health_checks;
         assert_eq!(hcs[0].command.as_deref(), Some("true"));
         assert_eq!(hcs[1].port_index, None);
-        assert_eq!(
-            (hcs[1].delay_seconds, hcs[1].path.as_deref()),
-            (5, Some("/ping"))
-        );
+        assert_eq!((hcs[1].delay_seconds, hcs[1].path.as_deref()), (5, Some("/ping")));
         assert_eq!(hcs[2].port, Some(80));
-        let err = parse(
-            json!({"id":"a","cmd":"x","healthChecks":[{"protocol":"FOO"},{"protocol":"COMMAND"}]}),
-        )
-        .expect_err("bad");
+        let err = parse(json!({"id":"a","cmd":"x","healthChecks":[{"protocol":"FOO"},{"protocol":"COMMAND"}]}))
+            .expect_err("bad");
         assert_eq!(
             details(&err),
             json!([{"path":"/healthChecks(0)/protocol","errors":["FOO is not a valid protocol"]},
                    {"path":"/healthChecks(1)/command","errors":["error.path.missing"]}])
         );
-        let err = parse(json!({"id":"a","cmd":"x","readinessChecks":[{"protocol":"TCP"}]}))
-            .expect_err("rc");
+        let err = parse(json!({"id":"a","cmd":"x","readinessChecks":[{"protocol":"TCP"}]})).expect_err("rc");
         assert_eq!(
             details(&err),
             json!([{"path":"/readinessChecks(0)/protocol","errors":["Choose one of HTTP, HTTPS"]}])
@@ -1446,8 +1249,7 @@ mod tests {
 
     #[test]
     fn constraints_roles_and_enums() {
-        let err = parse(json!({"id":"a","cmd":"x","constraints":[["host"],["h","NEAR"]]}))
-            .expect_err("c");
+        let err = parse(json!({"id":"a","cmd":"x","constraints":[["host"],["h","NEAR"]]})).expect_err("c");
         assert_eq!(
             details(&err),
             json!([
@@ -1455,24 +1257,14 @@ mod tests {
                 {"path":"/constraints(1)","errors":["Constraint operator must be one of the following: [UNIQUE, LIKE, CLUSTER, GROUP_BY, UNLIKE, MAX_PER]"]}
             ])
         );
-        let app = parse(json!({"id":"a","cmd":"x","constraints":[["h","UNIQUE"],["h","UNIQUE"]]}))
-            .expect("dedup");
+        let app = parse(json!({"id":"a","cmd":"x","constraints":[["h","UNIQUE"],["h","UNIQUE"]]})).expect("dedup");
         assert_eq!(app.constraints.len(), 1);
         let err = parse(json!({"id":"a","cmd":"x","acceptedResourceRoles":[]})).expect_err("roles");
-        assert_eq!(
-            details(&err),
-            json!([{"path":"/acceptedResourceRoles","errors":["set must not be empty"]}])
-        );
+        assert_eq!(details(&err), json!([{"path":"/acceptedResourceRoles","errors":["set must not be empty"]}]));
         let err = parse(json!({"id":"a","cmd":"x","killSelection":"RANDOM"})).expect_err("kill");
-        assert_eq!(
-            details(&err),
-            json!([{"path":"/killSelection","errors":["error.expected.jsstring"]}])
-        );
+        assert_eq!(details(&err), json!([{"path":"/killSelection","errors":["error.expected.jsstring"]}]));
         let err = parse(json!({"id":"a","cmd":"x","executor":"/bad/"})).expect_err("executor");
-        assert_eq!(
-            details(&err),
-            json!([{"path":"/executor","errors":["error.pattern"]}])
-        );
+        assert_eq!(details(&err), json!([{"path":"/executor","errors":["error.pattern"]}]));
         let app = parse(json!({"id":"a","cmd":"x","unreachableStrategy":"disabled","killSelection":"OLDEST_FIRST",
             "residency":{"taskLostBehavior":"RELAUNCH_AFTER_TIMEOUT"},"env":{"S":{"secret":"s1"}},
             "secrets":{"s1":{"source":"/db/pw"}}}))
@@ -1480,10 +1272,7 @@ mod tests {
         assert_eq!(app.unreachable_strategy, UnreachableStrategy::Disabled);
         assert_eq!(app.kill_selection, KillSelection::OldestFirst);
         assert_eq!(app.env["S"], EnvVarValue::Secret("s1".into()));
-        assert_eq!(
-            app.residency.map(|r| r.task_lost_behavior),
-            Some(TaskLostBehavior::RelaunchAfterTimeout)
-        );
+        assert_eq!(app.residency.map(|r| r.task_lost_behavior), Some(TaskLostBehavior::RelaunchAfterTimeout));
     }
 
     #[test]
@@ -1495,10 +1284,8 @@ mod tests {
             details(&err),
             json!([{"path":"/ipAddress/discovery/ports","errors":["Port names are not unique."]}])
         );
-        let err = parse(
-            json!({"id":"a","cmd":"x","ipAddress":{"discovery":{"ports":[
-            {"number":80,"name":"Http","protocol":"sctp"}]}}}),
-        )
+        let err = parse(json!({"id":"a","cmd":"x","ipAddress":{"discovery":{"ports":[
+            {"number":80,"name":"Http","protocol":"sctp"}]}}}))
         .expect_err("bad port");
         assert_eq!(
             details(&err),

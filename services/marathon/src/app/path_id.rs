@@ -7,7 +7,8 @@ use regex::Regex;
 use uuid::Uuid;
 
 /// Regular expression every id segment must fully match (upstream `ID_PATH_SEGMENT_PATTERN`).
-pub const ID_SEGMENT_PATTERN: &str = r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])|(\.|\.\.)$";
+pub const ID_SEGMENT_PATTERN: &str =
+    r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])|(\.|\.\.)$";
 
 /// An app or group id: a list of segments, absolute (`/a/b`) or relative (`a/b`, `../x`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,20 +20,13 @@ pub struct PathId {
 impl PathId {
     /// The root group `/`.
     pub fn root() -> Self {
-        PathId {
-            segments: Vec::new(),
-            absolute: true,
-        }
+        PathId { segments: Vec::new(), absolute: true }
     }
 
     /// Splits `text` on `/` without resolving `.`/`..`; a leading `/` makes it absolute.
     pub fn parse(text: &str) -> Self {
         PathId {
-            segments: text
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            segments: text.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect(),
             absolute: text.starts_with('/'),
         }
     }
@@ -44,10 +38,7 @@ impl PathId {
 
     /// Absolute path built from segments.
     pub fn from_segments<S: Into<String>>(segments: impl IntoIterator<Item = S>) -> Self {
-        PathId {
-            segments: segments.into_iter().map(Into::into).collect(),
-            absolute: true,
-        }
+        PathId { segments: segments.into_iter().map(Into::into).collect(), absolute: true }
     }
 
     /// Inverse of [`PathId::safe_id`]: `web_db` → `/web/db`.
@@ -83,20 +74,14 @@ impl PathId {
                 _ => out.push(segment.clone()),
             }
         }
-        PathId {
-            segments: out,
-            absolute: true,
-        }
+        PathId { segments: out, absolute: true }
     }
 
     /// The enclosing group (`/a/b` → `/a`; the root is its own parent).
     pub fn parent(&self) -> PathId {
         let mut segments = self.segments.clone();
         segments.pop();
-        PathId {
-            segments,
-            absolute: self.absolute,
-        }
+        PathId { segments, absolute: self.absolute }
     }
 
     /// Whether `self` lies directly inside `group` (`/g/app` is a child of `/g`).
@@ -116,21 +101,12 @@ impl PathId {
 
     /// Segments reversed and joined with `.` (`/web/db` → `db.web`), the Mesos task name.
     pub fn to_hostname(&self) -> String {
-        self.segments
-            .iter()
-            .rev()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(".")
+        self.segments.iter().rev().map(String::as_str).collect::<Vec<_>>().join(".")
     }
 
     /// Segments that do not match [`ID_SEGMENT_PATTERN`].
     pub fn invalid_segments(&self) -> Vec<&str> {
-        self.segments
-            .iter()
-            .map(String::as_str)
-            .filter(|s| !segment_regex().is_match(s))
-            .collect()
+        self.segments.iter().map(String::as_str).filter(|s| !segment_regex().is_match(s)).collect()
     }
 }
 
@@ -182,10 +158,7 @@ mod tests {
         assert_eq!(PathId::resolve("prod/web", &root).to_string(), "/prod/web");
         let group = PathId::parse("/prod/web");
         assert_eq!(PathId::resolve("../x", &group).to_string(), "/prod/x");
-        assert_eq!(
-            PathId::resolve("./x/../y", &group).to_string(),
-            "/prod/web/y"
-        );
+        assert_eq!(PathId::resolve("./x/../y", &group).to_string(), "/prod/web/y");
         assert_eq!(PathId::resolve("../../../..", &group).to_string(), "/");
         assert_eq!(PathId::resolve("/abs/./p", &group).to_string(), "/abs/p");
         assert_eq!(PathId::resolve("//a//b/", &root).to_string(), "/a/b");
@@ -226,10 +199,7 @@ mod tests {
         for bad in ["a b", "-dash", "dash-", "Upper", "nest.", "a#b", "x_y"] {
             assert_eq!(PathId::parse(bad).invalid_segments(), vec![bad], "{bad}");
         }
-        assert_eq!(
-            PathId::parse("/ok/Bad/-x").invalid_segments(),
-            vec!["Bad", "-x"]
-        );
+        assert_eq!(PathId::parse("/ok/Bad/-x").invalid_segments(), vec!["Bad", "-x"]);
     }
 
     #[test]
@@ -241,14 +211,8 @@ mod tests {
         assert_eq!(uuid.get_version_num(), 1);
         assert_eq!(app_id_from_task_id(&task), Some(id.clone()));
         assert_ne!(new_task_id(&id), task);
-        assert_eq!(
-            app_id_from_task_id("web_db.marathon-1d4e2f0a-0000-1111-2222-333344445555"),
-            Some(id)
-        );
-        assert_eq!(
-            app_id_from_task_id("basic-0_abc"),
-            Some(PathId::parse("/basic-0"))
-        );
+        assert_eq!(app_id_from_task_id("web_db.marathon-1d4e2f0a-0000-1111-2222-333344445555"), Some(id));
+        assert_eq!(app_id_from_task_id("basic-0_abc"), Some(PathId::parse("/basic-0")));
         assert_eq!(app_id_from_task_id("nodelimiter"), None);
         assert_eq!(app_id_from_task_id(""), None);
     }

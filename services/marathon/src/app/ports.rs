@@ -24,14 +24,10 @@ pub fn assign_service_ports(
 
     let mut taken: BTreeSet<u32> = used.clone();
     taken.extend(requested.iter().filter_map(to_u32));
-    let previous_ports = previous
-        .map(AppDefinition::service_ports)
-        .unwrap_or_default();
+    let previous_ports = previous.map(AppDefinition::service_ports).unwrap_or_default();
     taken.extend(previous_ports.iter().filter_map(to_u32));
-    let mut reusable: VecDeque<i32> = previous_ports
-        .into_iter()
-        .filter(|p| *p != RANDOM_PORT && in_range(*p) && !requested.contains(p))
-        .collect();
+    let mut reusable: VecDeque<i32> =
+        previous_ports.into_iter().filter(|p| *p != RANDOM_PORT && in_range(*p) && !requested.contains(p)).collect();
 
     let mut assigned = Vec::with_capacity(requested.len());
     for port in &requested {
@@ -42,15 +38,9 @@ pub fn assign_service_ports(
         let next = match reusable.pop_front() {
             Some(p) => p,
             None => {
-                let exhausted = || {
-                    ApiError::message(
-                        500,
-                        format!("All ports in the range [{min}-{max}) are already in use"),
-                    )
-                };
-                let free = (min..max)
-                    .find(|p| !taken.contains(p))
-                    .ok_or_else(exhausted)?;
+                let exhausted =
+                    || ApiError::message(500, format!("All ports in the range [{min}-{max}) are already in use"));
+                let free = (min..max).find(|p| !taken.contains(p)).ok_or_else(exhausted)?;
                 taken.insert(free);
                 i32::try_from(free).map_err(|_| exhausted())?
             }
@@ -65,12 +55,9 @@ pub fn assign_service_ports(
     }
     if !app.port_definitions.is_empty() {
         let len = app.port_definitions.len().max(assigned.len());
-        app.port_definitions
-            .resize_with(len, || PortDefinition::new(RANDOM_PORT));
-        for (definition, port) in app
-            .port_definitions
-            .iter_mut()
-            .zip(assigned.iter().chain(std::iter::repeat(&RANDOM_PORT)))
+        app.port_definitions.resize_with(len, || PortDefinition::new(RANDOM_PORT));
+        for (definition, port) in
+            app.port_definitions.iter_mut().zip(assigned.iter().chain(std::iter::repeat(&RANDOM_PORT)))
         {
             definition.port = *port;
         }
@@ -111,10 +98,8 @@ mod tests {
 
     #[test]
     fn docker_mappings_and_definitions_follow() {
-        let mut a = app(
-            json!({"id":"a","container":{"docker":{"image":"x","network":"BRIDGE",
-            "portMappings":[{"containerPort":80},{"containerPort":81,"servicePort":9000}]}}}),
-        );
+        let mut a = app(json!({"id":"a","container":{"docker":{"image":"x","network":"BRIDGE",
+            "portMappings":[{"containerPort":80},{"containerPort":81,"servicePort":9000}]}}}));
         assign_service_ports(&mut a, &BTreeSet::new(), None, RANGE).expect("ports");
         assert_eq!(a.service_ports(), vec![10000, 9000]);
         let defs: Vec<i32> = a.port_definitions.iter().map(|d| d.port).collect();
@@ -125,13 +110,9 @@ mod tests {
     #[test]
     fn exhausted_range_is_an_error() {
         let mut a = app(json!({"id":"a","cmd":"x","ports":[0, 0]}));
-        let err = assign_service_ports(&mut a, &BTreeSet::from([10]), None, (10, 12))
-            .expect_err("exhausted");
+        let err = assign_service_ports(&mut a, &BTreeSet::from([10]), None, (10, 12)).expect_err("exhausted");
         assert_eq!(err.status(), 500);
-        assert_eq!(
-            err.message_text(),
-            "All ports in the range [10-12) are already in use"
-        );
+        assert_eq!(err.message_text(), "All ports in the range [10-12) are already in use");
         let mut b = app(json!({"id":"a","cmd":"x","ports":[0]}));
         assert!(assign_service_ports(&mut b, &BTreeSet::new(), None, (10, 10)).is_err());
     }

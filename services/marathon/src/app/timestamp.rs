@@ -32,14 +32,10 @@ impl Timestamp {
         if let Ok(time) = DateTime::parse_from_rfc3339(text) {
             return Some(Timestamp::from_datetime(time.with_timezone(&Utc)));
         }
-        [
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%dT%H:%M",
-        ]
-        .iter()
-        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|naive| Timestamp::from_datetime(Utc.from_utc_datetime(&naive)))
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+            .map(|naive| Timestamp::from_datetime(Utc.from_utc_datetime(&naive)))
     }
 
     /// Milliseconds since the Unix epoch.
@@ -67,38 +63,24 @@ mod tests {
     fn formats_with_milliseconds() {
         let ts = Timestamp::parse("2017-03-01T23:42:20.938Z").expect("valid");
         assert_eq!(ts.to_string(), "2017-03-01T23:42:20.938Z");
-        assert_eq!(
-            Timestamp::from_millis(0).expect("epoch").to_string(),
-            "1970-01-01T00:00:00.000Z"
-        );
+        assert_eq!(Timestamp::from_millis(0).expect("epoch").to_string(), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]
     fn parses_optional_fraction_and_offsets() {
         assert_eq!(
-            Timestamp::parse("2015-12-28T05:33:05Z")
-                .expect("no fraction")
-                .to_string(),
+            Timestamp::parse("2015-12-28T05:33:05Z").expect("no fraction").to_string(),
             "2015-12-28T05:33:05.000Z"
         );
         assert_eq!(
-            Timestamp::parse("2015-12-28T05:33:05.805123Z")
-                .expect("micros")
-                .to_string(),
+            Timestamp::parse("2015-12-28T05:33:05.805123Z").expect("micros").to_string(),
             "2015-12-28T05:33:05.805Z"
         );
         assert_eq!(
-            Timestamp::parse("2015-12-28T06:33:05.805+01:00")
-                .expect("offset")
-                .to_string(),
+            Timestamp::parse("2015-12-28T06:33:05.805+01:00").expect("offset").to_string(),
             "2015-12-28T05:33:05.805Z"
         );
-        assert_eq!(
-            Timestamp::parse("2015-12-28T05:33:05.8")
-                .expect("naive")
-                .to_string(),
-            "2015-12-28T05:33:05.800Z"
-        );
+        assert_eq!(Timestamp::parse("2015-12-28T05:33:05.8").expect("naive").to_string(), "2015-12-28T05:33:05.800Z");
         assert!(Timestamp::parse("yesterday").is_none());
         assert!(Timestamp::parse("").is_none());
     }

@@ -6,13 +6,10 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::definition::{
-    AppDefinition, FetchUri, PortDefinition, Residency, UnreachableStrategy, UpgradeStrategy,
-    VersionInfo,
+    AppDefinition, FetchUri, PortDefinition, Residency, UnreachableStrategy, UpgradeStrategy, VersionInfo,
 };
 use super::errors::ApiError;
-use super::parse::{
-    check_combinations, parse_json_body, read_raw, with_default_port_index, RawApp,
-};
+use super::parse::{check_combinations, parse_json_body, read_raw, with_default_port_index, RawApp};
 use super::path_id::PathId;
 use super::timestamp::Timestamp;
 
@@ -44,10 +41,7 @@ impl AppUpdate {
 
     /// The body's `id` resolved against the root (used by `PUT /v2/apps` with an array).
     pub fn id(&self) -> Option<PathId> {
-        self.raw
-            .id
-            .as_deref()
-            .map(|id| PathId::resolve(id, &PathId::root()))
+        self.raw.id.as_deref().map(|id| PathId::resolve(id, &PathId::root()))
     }
 
     /// `current` with every field present in the update replaced (upstream `AppUpdate.apply`).
@@ -68,51 +62,33 @@ impl AppUpdate {
         set(&mut app.constraints, &raw.constraints);
         let fetch = raw.fetch.clone().or_else(|| {
             raw.uris.as_ref().map(|uris| {
-                uris.iter()
-                    .map(|uri| FetchUri {
-                        extract: true,
-                        ..FetchUri::from_legacy_uri(uri)
-                    })
-                    .collect()
+                uris.iter().map(|uri| FetchUri { extract: true, ..FetchUri::from_legacy_uri(uri) }).collect()
             })
         });
         set(&mut app.fetch, &fetch);
         set(&mut app.store_urls, &raw.store_urls);
-        let port_definitions = raw.port_definitions.clone().or_else(|| {
-            raw.ports
-                .as_ref()
-                .map(|ports| ports.iter().copied().map(PortDefinition::new).collect())
-        });
+        let port_definitions = raw
+            .port_definitions
+            .clone()
+            .or_else(|| raw.ports.as_ref().map(|ports| ports.iter().copied().map(PortDefinition::new).collect()));
         set(&mut app.port_definitions, &port_definitions);
         set(&mut app.require_ports, &raw.require_ports);
         set(&mut app.backoff_seconds, &raw.backoff_seconds);
         set(&mut app.backoff_factor, &raw.backoff_factor);
-        set(
-            &mut app.max_launch_delay_seconds,
-            &raw.max_launch_delay_seconds,
-        );
+        set(&mut app.max_launch_delay_seconds, &raw.max_launch_delay_seconds);
         set_optional(&mut app.container, &raw.container);
         if let Some(checks) = &raw.health_checks {
             app.health_checks = with_default_port_index(checks.clone());
         }
         set(&mut app.readiness_checks, &raw.readiness_checks);
-        set_optional(
-            &mut app.task_kill_grace_period_seconds,
-            &raw.task_kill_grace_period_seconds,
-        );
+        set_optional(&mut app.task_kill_grace_period_seconds, &raw.task_kill_grace_period_seconds);
         if let Some(dependencies) = &raw.dependencies {
-            let canonical: Vec<PathId> = dependencies
-                .iter()
-                .map(|d| d.canonical(&current.id))
-                .collect();
+            let canonical: Vec<PathId> = dependencies.iter().map(|d| d.canonical(&current.id)).collect();
             app.dependencies = super::parse::dedup(canonical);
         }
         set(&mut app.upgrade_strategy, &raw.upgrade_strategy);
         set(&mut app.labels, &raw.labels);
-        set(
-            &mut app.accepted_resource_roles,
-            &raw.accepted_resource_roles,
-        );
+        set(&mut app.accepted_resource_roles, &raw.accepted_resource_roles);
         set_optional(&mut app.ip_address, &raw.ip_address);
         set_optional(&mut app.residency, &raw.residency);
         set(&mut app.secrets, &raw.secrets);
@@ -169,31 +145,17 @@ pub fn is_scale_only_change(old: &AppDefinition, new: &AppDefinition) -> bool {
 /// Sets `version`/`versionInfo` of `new` for a change stored at `now` (upstream
 /// `GroupVersioningUtil`): new app or config change → all three = now; scale (or `restart`) →
 /// version and lastScalingAt = now, lastConfigChangeAt kept; no change → previous values kept.
-pub fn assign_version(
-    new: &mut AppDefinition,
-    previous: Option<&AppDefinition>,
-    now: Timestamp,
-    restart: bool,
-) {
+pub fn assign_version(new: &mut AppDefinition, previous: Option<&AppDefinition>, now: Timestamp, restart: bool) {
     let (version, info) = match previous {
         Some(old) if !is_config_change(old, new) => {
             if restart || old.instances != new.instances {
-                let info = VersionInfo {
-                    last_scaling_at: now,
-                    last_config_change_at: old.last_config_change_at(),
-                };
+                let info = VersionInfo { last_scaling_at: now, last_config_change_at: old.last_config_change_at() };
                 (now, Some(info))
             } else {
                 (old.version, old.version_info)
             }
         }
-        _ => (
-            now,
-            Some(VersionInfo {
-                last_scaling_at: now,
-                last_config_change_at: now,
-            }),
-        ),
+        _ => (now, Some(VersionInfo { last_scaling_at: now, last_config_change_at: now })),
     };
     new.version = version;
     new.version_info = info;
@@ -264,20 +226,14 @@ mod tests {
     }
 
     fn current() -> AppDefinition {
-        app(
-            json!({"id":"/prod/web","cmd":"run","instances":2,"env":{"A":"1"},"labels":{"x":"y"},
-            "healthChecks":[{"protocol":"HTTP","path":"/h"}],"constraints":[["hostname","UNIQUE"]]}),
-        )
+        app(json!({"id":"/prod/web","cmd":"run","instances":2,"env":{"A":"1"},"labels":{"x":"y"},
+            "healthChecks":[{"protocol":"HTTP","path":"/h"}],"constraints":[["hostname","UNIQUE"]]}))
     }
 
     #[test]
     fn present_fields_replace_absent_fields_keep() {
         let old = current();
-        let new = apply_update(
-            &old,
-            &json!({"instances": 5, "env": {"B": "2"}, "cmd": null}),
-        )
-        .expect("update");
+        let new = apply_update(&old, &json!({"instances": 5, "env": {"B": "2"}, "cmd": null})).expect("update");
         assert_eq!(new.instances, 5);
         assert_eq!(new.env.get("B"), Some(&EnvVarValue::Value("2".into())));
         assert!(!new.env.contains_key("A"));
@@ -285,8 +241,7 @@ mod tests {
         assert_eq!(new.labels, old.labels);
         assert_eq!(new.version, old.version);
         assert_eq!(new.id, old.id);
-        let ignored_id =
-            apply_update(&old, &json!({"id": "/elsewhere", "mem": 64})).expect("update");
+        let ignored_id = apply_update(&old, &json!({"id": "/elsewhere", "mem": 64})).expect("update");
         assert_eq!(ignored_id.id, old.id);
         assert_eq!(ignored_id.mem, 64.0);
     }
@@ -300,28 +255,12 @@ mod tests {
             "healthChecks": [{"protocol": "TCP"}]}),
         )
         .expect("update");
-        assert_eq!(
-            new.port_definitions,
-            vec![PortDefinition::new(8080), PortDefinition::new(0)]
-        );
-        assert!(
-            new.fetch[0].extract,
-            "update uris keep the fetcher default extract=true"
-        );
+        assert_eq!(new.port_definitions, vec![PortDefinition::new(8080), PortDefinition::new(0)]);
+        assert!(new.fetch[0].extract, "update uris keep the fetcher default extract=true");
         assert_eq!(new.dependencies, vec![PathId::parse("/prod/db")]);
-        assert_eq!(
-            new.health_checks[0].port_index,
-            Some(PortReference::Index(0))
-        );
-        let err = apply_update(
-            &old,
-            &json!({"ports": [1], "portDefinitions": [{"port": 2}]}),
-        )
-        .expect_err("conflict");
-        assert_eq!(
-            err.body()["details"][0]["errors"][0],
-            json!("You cannot specify both ports and port definitions")
-        );
+        assert_eq!(new.health_checks[0].port_index, Some(PortReference::Index(0)));
+        let err = apply_update(&old, &json!({"ports": [1], "portDefinitions": [{"port": 2}]})).expect_err("conflict");
+        assert_eq!(err.body()["details"][0]["errors"][0], json!("You cannot specify both ports and port definitions"));
         let err = apply_update(&old, &json!({"cpus": "lots"})).expect_err("type");
         assert_eq!(
             err.body(),
@@ -332,10 +271,7 @@ mod tests {
     #[test]
     fn echoing_get_output_is_accepted() {
         let mut old = current();
-        old.version_info = Some(VersionInfo {
-            last_scaling_at: old.version,
-            last_config_change_at: old.version,
-        });
+        old.version_info = Some(VersionInfo { last_scaling_at: old.version, last_config_change_at: old.version });
         let mut body = app_json(&old, false);
         if let Some(obj) = body.as_object_mut() {
             obj.remove("version");
@@ -352,21 +288,9 @@ mod tests {
     #[test]
     fn rollback_detection() {
         let ts = "2017-03-01T23:42:20.938Z";
-        assert_eq!(
-            rollback_version(&json!({"version": ts}))
-                .expect("ok")
-                .map(|t| t.to_string()),
-            Some(ts.to_string())
-        );
-        assert!(
-            rollback_version(&json!({"version": ts, "id": "/x", "tasks": []}))
-                .expect("ok")
-                .is_some()
-        );
-        assert_eq!(
-            rollback_version(&json!({"instances": 2})).expect("ok"),
-            None
-        );
+        assert_eq!(rollback_version(&json!({"version": ts})).expect("ok").map(|t| t.to_string()), Some(ts.to_string()));
+        assert!(rollback_version(&json!({"version": ts, "id": "/x", "tasks": []})).expect("ok").is_some());
+        assert_eq!(rollback_version(&json!({"instances": 2})).expect("ok"), None);
         let err = rollback_version(&json!({"version": ts, "instances": 2})).expect_err("combined");
         assert_eq!(err.status(), 422);
         assert_eq!(
@@ -376,27 +300,17 @@ mod tests {
         let err = rollback_version(&json!({"version": "soon"})).expect_err("bad ts");
         assert_eq!(err.status(), 400);
         let old = current();
-        assert_eq!(
-            apply_update(&old, &json!({"version": ts})).expect("no-op"),
-            old
-        );
-        let update = parse_app_update(br#"{"id":"web","version":"2017-03-01T23:42:20.938Z"}"#)
-            .expect("parse");
+        assert_eq!(apply_update(&old, &json!({"version": ts})).expect("no-op"), old);
+        let update = parse_app_update(br#"{"id":"web","version":"2017-03-01T23:42:20.938Z"}"#).expect("parse");
         assert_eq!(update.id(), Some(PathId::parse("/web")));
         assert!(update.rollback_version().is_some());
     }
 
     #[test]
     fn update_bodies_must_be_objects() {
-        assert_eq!(
-            parse_app_update(b"").expect_err("empty").message_text(),
-            "Please specify data in JSON format"
-        );
+        assert_eq!(parse_app_update(b"").expect_err("empty").message_text(), "Please specify data in JSON format");
         let err = apply_update(&current(), &json!([1])).expect_err("array");
-        assert_eq!(
-            err.body()["details"],
-            json!([{"path":"","errors":["error.expected.jsobject"]}])
-        );
+        assert_eq!(err.body()["details"], json!([{"path":"","errors":["error.expected.jsobject"]}]));
     }
 
     #[test]
@@ -406,17 +320,12 @@ mod tests {
         assert_eq!(app.id.to_string(), "/new");
         assert_eq!(app.instances, 3);
         assert_eq!(app.port_definitions, vec![PortDefinition::default_port()]);
-        let resident = AppUpdate::from_json(
-            &json!({"cmd": "x", "container": {"type": "MESOS", "volumes": [
-            {"containerPath": "data", "mode": "RW", "persistent": {"size": 1}}]}}),
-        )
+        let resident = AppUpdate::from_json(&json!({"cmd": "x", "container": {"type": "MESOS", "volumes": [
+            {"containerPath": "data", "mode": "RW", "persistent": {"size": 1}}]}}))
         .expect("parse")
         .create(&PathId::parse("/db"));
         assert!(resident.is_resident());
-        assert_eq!(
-            resident.upgrade_strategy,
-            UpgradeStrategy::for_resident_tasks()
-        );
+        assert_eq!(resident.upgrade_strategy, UpgradeStrategy::for_resident_tasks());
         assert_eq!(resident.unreachable_strategy, UnreachableStrategy::Disabled);
     }
 
@@ -434,19 +343,14 @@ mod tests {
         assert!(!is_config_change(&old, &old.clone()));
         assert!(!is_scale_only_change(&old, &old.clone()));
         let mut reordered = old.clone();
-        reordered
-            .constraints
-            .push(super::super::definition::Constraint {
-                field: "rack".into(),
-                operator: "CLUSTER".into(),
-                value: None,
-            });
+        reordered.constraints.push(super::super::definition::Constraint {
+            field: "rack".into(),
+            operator: "CLUSTER".into(),
+            value: None,
+        });
         let mut reversed = reordered.clone();
         reversed.constraints.reverse();
-        assert!(
-            !is_config_change(&reordered, &reversed),
-            "constraints are a set"
-        );
+        assert!(!is_config_change(&reordered, &reversed), "constraints are a set");
         let mut other_version = old.clone();
         other_version.version = Timestamp::from_millis(0).expect("epoch");
         assert!(!is_config_change(&old, &other_version));
@@ -459,46 +363,25 @@ mod tests {
         assign_version(&mut created, None, t(1000), false);
         assert_eq!(
             (created.version, created.version_info),
-            (
-                t(1000),
-                Some(VersionInfo {
-                    last_scaling_at: t(1000),
-                    last_config_change_at: t(1000)
-                })
-            )
+            (t(1000), Some(VersionInfo { last_scaling_at: t(1000), last_config_change_at: t(1000) }))
         );
         let mut scaled = created.clone();
         scaled.instances = 7;
         assign_version(&mut scaled, Some(&created), t(2000), false);
         assert_eq!(scaled.version, t(2000));
-        assert_eq!(
-            scaled.version_info,
-            Some(VersionInfo {
-                last_scaling_at: t(2000),
-                last_config_change_at: t(1000)
-            })
-        );
+        assert_eq!(scaled.version_info, Some(VersionInfo { last_scaling_at: t(2000), last_config_change_at: t(1000) }));
         let mut unchanged = scaled.clone();
         assign_version(&mut unchanged, Some(&scaled), t(3000), false);
-        assert_eq!(
-            (unchanged.version, unchanged.version_info),
-            (scaled.version, scaled.version_info)
-        );
+        assert_eq!((unchanged.version, unchanged.version_info), (scaled.version, scaled.version_info));
         let mut restarted = scaled.clone();
         assign_version(&mut restarted, Some(&scaled), t(4000), true);
-        assert_eq!(
-            restarted.version_info.map(|v| v.last_config_change_at),
-            Some(t(1000))
-        );
+        assert_eq!(restarted.version_info.map(|v| v.last_config_change_at), Some(t(1000)));
         let mut reconfigured = scaled.clone();
         reconfigured.mem = 1.0;
         assign_version(&mut reconfigured, Some(&scaled), t(5000), false);
         assert_eq!(
             reconfigured.version_info,
-            Some(VersionInfo {
-                last_scaling_at: t(5000),
-                last_config_change_at: t(5000)
-            })
+            Some(VersionInfo { last_scaling_at: t(5000), last_config_change_at: t(5000) })
         );
     }
 }

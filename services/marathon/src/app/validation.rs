@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::definition::{
-    AppDefinition, Constraint, ContainerType, DockerNetwork, EnvVarValue, HealthCheck,
-    PortReference, ReadinessCheck, UnreachableStrategy, Volume, RANDOM_PORT,
+    AppDefinition, Constraint, ContainerType, DockerNetwork, EnvVarValue, HealthCheck, PortReference, ReadinessCheck,
+    UnreachableStrategy, Volume, RANDOM_PORT,
 };
 use super::errors::{ApiError, Violation};
 use super::parse::{full_match, EXECUTOR_PATTERN, PORT_NAME_PATTERN};
@@ -53,14 +53,8 @@ pub fn app_violations(app: &AppDefinition, options: &ValidationOptions) -> Vec<V
             v.add("/dependencies", regex_message(ID_SEGMENT_PATTERN));
         }
     }
-    v.between(
-        "/upgradeStrategy/minimumHealthCapacity",
-        app.upgrade_strategy.minimum_health_capacity,
-    );
-    v.between(
-        "/upgradeStrategy/maximumOverCapacity",
-        app.upgrade_strategy.maximum_over_capacity,
-    );
+    v.between("/upgradeStrategy/minimumHealthCapacity", app.upgrade_strategy.minimum_health_capacity);
+    v.between("/upgradeStrategy/maximumOverCapacity", app.upgrade_strategy.maximum_over_capacity);
     check_container(&mut v, app, feature(FEATURE_EXTERNAL_VOLUMES));
     for (i, url) in app.store_urls.iter().enumerate() {
         if let Some(message) = url_error(url) {
@@ -72,10 +66,7 @@ pub fn app_violations(app: &AppDefinition, options: &ValidationOptions) -> Vec<V
         v.add("/executor", regex_message(EXECUTOR_PATTERN));
     }
     if !has_cmd_args_or_container(app) {
-        v.add(
-            "/",
-            "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.",
-        );
+        v.add("/", "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.");
     }
     let port_count = app.host_ports().len();
     for (i, hc) in app.health_checks.iter().enumerate() {
@@ -86,16 +77,10 @@ pub fn app_violations(app: &AppDefinition, options: &ValidationOptions) -> Vec<V
             );
         }
     }
-    let mesos_port_checks = app
-        .health_checks
-        .iter()
-        .filter(|hc| hc.protocol.is_mesos() && hc.protocol.uses_port())
-        .count();
+    let mesos_port_checks =
+        app.health_checks.iter().filter(|hc| hc.protocol.is_mesos() && hc.protocol.uses_port()).count();
     if mesos_port_checks > 1 {
-        v.add(
-            "/",
-            "AppDefinition can contain at most one Mesos health check",
-        );
+        v.add("/", "AppDefinition can contain at most one Mesos health check");
     }
     v.at_least_int("/instances", app.instances.into(), 0);
     for (i, fetch) in app.fetch.iter().enumerate() {
@@ -110,11 +95,7 @@ pub fn app_violations(app: &AppDefinition, options: &ValidationOptions) -> Vec<V
     check_secrets_and_env(&mut v, app, feature(FEATURE_SECRETS));
     check_roles(&mut v, app);
     if app.gpus > 0 {
-        if app
-            .container
-            .as_ref()
-            .is_some_and(|c| c.kind == ContainerType::Docker)
-        {
+        if app.container.as_ref().is_some_and(|c| c.kind == ContainerType::Docker) {
             v.add("/", "GPU resources only work with the Mesos containerizer");
         }
         if !feature(FEATURE_GPU_RESOURCES) {
@@ -124,34 +105,19 @@ pub fn app_violations(app: &AppDefinition, options: &ValidationOptions) -> Vec<V
     check_migration_labels(&mut v, &app.labels);
     check_readiness(&mut v, app);
     if app.residency.is_some() != app.has_persistent_volumes() {
-        v.add(
-            "/",
-            "AppDefinition must contain persistent volumes and define residency",
-        );
+        v.add("/", "AppDefinition must contain persistent volumes and define residency");
     }
     if app.is_single_instance() {
         if app.instances > 1 {
             v.add("/", "Single instance app may only have one instance");
         }
-        v.equals_zero(
-            "/upgradeStrategy/minimumHealthCapacity",
-            app.upgrade_strategy.minimum_health_capacity,
-        );
-        v.equals_zero(
-            "/upgradeStrategy/maximumOverCapacity",
-            app.upgrade_strategy.maximum_over_capacity,
-        );
+        v.equals_zero("/upgradeStrategy/minimumHealthCapacity", app.upgrade_strategy.minimum_health_capacity);
+        v.equals_zero("/upgradeStrategy/maximumOverCapacity", app.upgrade_strategy.maximum_over_capacity);
     }
     if app.is_resident() {
-        v.equals_zero(
-            "/upgradeStrategy/maximumOverCapacity",
-            app.upgrade_strategy.maximum_over_capacity,
-        );
+        v.equals_zero("/upgradeStrategy/maximumOverCapacity", app.upgrade_strategy.maximum_over_capacity);
         if app.unreachable_strategy != UnreachableStrategy::Disabled {
-            v.add(
-                "/",
-                "unreachableStrategy must be disabled for resident tasks",
-            );
+            v.add("/", "unreachableStrategy must be disabled for resident tasks");
         }
     }
     for constraint in &app.constraints {
@@ -161,40 +127,28 @@ pub fn app_violations(app: &AppDefinition, options: &ValidationOptions) -> Vec<V
     }
     if let Some(ip) = &app.ip_address {
         if !ip.discovery_ports.is_empty()
-            && matches!(
-                app.docker_network(),
-                Some(DockerNetwork::Bridge | DockerNetwork::User)
-            )
+            && matches!(app.docker_network(), Some(DockerNetwork::Bridge | DockerNetwork::User))
         {
-            v.add("/ipAddress", "ipAddress/discovery is not allowed for Docker containers using BRIDGE or USER networks");
+            v.add(
+                "/ipAddress",
+                "ipAddress/discovery is not allowed for Docker containers using BRIDGE or USER networks",
+            );
         }
         if !app.port_definitions.is_empty() {
             v.add("/", "You cannot specify both an IP address and ports");
         }
     }
-    if let UnreachableStrategy::Enabled {
-        inactive_after_seconds,
-        expunge_after_seconds,
-    } = app.unreachable_strategy
-    {
+    if let UnreachableStrategy::Enabled { inactive_after_seconds, expunge_after_seconds } = app.unreachable_strategy {
         if inactive_after_seconds < 0 {
             v.add(
                 "/unreachableStrategy/inactiveAfter",
-                format!(
-                    "got {}, expected {} or more",
-                    seconds(inactive_after_seconds),
-                    seconds(0)
-                ),
+                format!("got {}, expected {} or more", seconds(inactive_after_seconds), seconds(0)),
             );
         }
         if inactive_after_seconds > expunge_after_seconds {
             v.add(
                 "/unreachableStrategy/inactiveAfter",
-                format!(
-                    "got {}, expected {} or less",
-                    seconds(inactive_after_seconds),
-                    seconds(expunge_after_seconds)
-                ),
+                format!("got {}, expected {} or less", seconds(inactive_after_seconds), seconds(expunge_after_seconds)),
             );
         }
     }
@@ -218,19 +172,13 @@ impl Violations {
 
     fn at_least_double(&mut self, path: &str, value: f64) {
         if value.is_nan() || value < 0.0 {
-            self.add(
-                path,
-                format!("got {}, expected 0.0 or more", java_double(value)),
-            );
+            self.add(path, format!("got {}, expected 0.0 or more", java_double(value)));
         }
     }
 
     fn between(&mut self, path: &str, value: f64) {
         if value.is_nan() || !(0.0..=1.0).contains(&value) {
-            self.add(
-                path,
-                format!("got {}, expected between 0.0 and 1.0", java_double(value)),
-            );
+            self.add(path, format!("got {}, expected between 0.0 and 1.0", java_double(value)));
         }
     }
 
@@ -254,10 +202,7 @@ fn check_id(v: &mut Violations, app: &AppDefinition, group: Option<&PathId>) {
     match group {
         Some(group) => {
             if !app.id.canonical(group).is_child_of(group) {
-                v.add(
-                    "/id",
-                    format!("Identifier is not child of {group}. Hint: use relative paths."),
-                );
+                v.add("/id", format!("Identifier is not child of {group}. Hint: use relative paths."));
             }
         }
         None => {
@@ -303,12 +248,7 @@ fn check_container(v: &mut Violations, app: &AppDefinition, external_volumes_ena
         (None, ContainerType::Mesos) => {}
     }
     for (i, volume) in container.volumes.iter().enumerate() {
-        check_volume(
-            v,
-            &format!("/container/volumes({i})"),
-            volume,
-            external_volumes_enabled,
-        );
+        check_volume(v, &format!("/container/volumes({i})"), volume, external_volumes_enabled);
     }
 }
 
@@ -323,28 +263,16 @@ fn check_volume(v: &mut Violations, path: &str, volume: &Volume, external_volume
             v.add(&container_path, "value must not contain \"/\"");
         }
         if p.size <= 0 {
-            v.add(
-                format!("{path}/persistent/size"),
-                format!("got {}, expected more than 0", p.size),
-            );
+            v.add(format!("{path}/persistent/size"), format!("got {}, expected more than 0", p.size));
         }
         if p.disk_type != "mount" && p.max_size.is_some() {
-            v.add(
-                format!("{path}/persistent"),
-                "Only mount volumes can have maxSize",
-            );
+            v.add(format!("{path}/persistent"), "Only mount volumes can have maxSize");
         }
         if p.disk_type == "root" && !p.constraints.is_empty() {
-            v.add(
-                format!("{path}/persistent"),
-                "Constraints on root volumes are not supported",
-            );
+            v.add(format!("{path}/persistent"), "Constraints on root volumes are not supported");
         }
         if p.max_size.is_some_and(|max| max <= p.size) {
-            v.add(
-                format!("{path}/persistent"),
-                "Max size must be larger than size",
-            );
+            v.add(format!("{path}/persistent"), "Max size must be larger than size");
         }
         if volume.mode != super::definition::VolumeMode::Rw {
             v.add(format!("{path}/mode"), "does not equal RW");
@@ -356,10 +284,7 @@ fn check_volume(v: &mut Violations, path: &str, volume: &Volume, external_volume
         v.not_empty(&format!("{path}/external/name"), &e.name);
         v.not_empty(&format!("{path}/external/provider"), &e.provider);
     } else {
-        v.not_empty(
-            &format!("{path}/hostPath"),
-            volume.host_path.as_deref().unwrap_or_default(),
-        );
+        v.not_empty(&format!("{path}/hostPath"), volume.host_path.as_deref().unwrap_or_default());
     }
 }
 
@@ -431,10 +356,7 @@ fn check_secrets_and_env(v: &mut Violations, app: &AppDefinition, secrets_enable
         if let EnvVarValue::Secret(secret) = value {
             v.not_empty(&format!("/env({name})/secret"), secret);
             if !secret.is_empty() && !app.secrets.contains_key(secret) {
-                v.add(
-                    format!("/env({name})"),
-                    format!("references an undefined secret named '{secret}'"),
-                );
+                v.add(format!("/env({name})"), format!("references an undefined secret named '{secret}'"));
             }
         }
     }
@@ -455,41 +377,27 @@ fn check_roles(v: &mut Violations, app: &AppDefinition) {
     for role in roles {
         for forbidden in ["", ".", ".."] {
             if role == forbidden {
-                v.add(
-                    "/acceptedResourceRoles",
-                    format!("A role name must not be \"{forbidden}\"."),
-                );
+                v.add("/acceptedResourceRoles", format!("A role name must not be \"{forbidden}\"."));
             }
         }
         if role.starts_with('-') {
-            v.add(
-                "/acceptedResourceRoles",
-                "A role name must not start with a '-'.",
-            );
+            v.add("/acceptedResourceRoles", "A role name must not start with a '-'.");
         }
         for (c, name) in FORBIDDEN_CHARS {
             if role.contains(c) {
-                v.add(
-                    "/acceptedResourceRoles",
-                    format!("A role name must not include a {name} character."),
-                );
+                v.add("/acceptedResourceRoles", format!("A role name must not include a {name} character."));
             }
         }
     }
     if !roles.is_empty() && app.is_resident() && (roles.len() != 1 || !roles.contains("*")) {
-        v.add(
-            "/acceptedResourceRoles",
-            "A resident app must have `acceptedResourceRoles = [\"*\"]`.",
-        );
+        v.add("/acceptedResourceRoles", "A resident app must have `acceptedResourceRoles = [\"*\"]`.");
     }
 }
 
 fn check_migration_labels(v: &mut Violations, labels: &BTreeMap<String, String>) {
     let non_empty = |key: &str| labels.get(key).is_some_and(|value| !value.is_empty());
     if non_empty("DCOS_MIGRATION_API_VERSION") {
-        let complies = labels
-            .get("DCOS_MIGRATION_API_VERSION")
-            .is_some_and(|v| v == "v1")
+        let complies = labels.get("DCOS_MIGRATION_API_VERSION").is_some_and(|v| v == "v1")
             && non_empty("DCOS_PACKAGE_FRAMEWORK_NAME")
             && non_empty("DCOS_MIGRATION_API_PATH");
         if !complies {
@@ -504,10 +412,7 @@ fn check_migration_labels(v: &mut Violations, labels: &BTreeMap<String, String>)
 fn check_readiness(v: &mut Violations, app: &AppDefinition) {
     let count = app.readiness_checks.len();
     if count > 1 {
-        v.add(
-            "/readinessChecks",
-            format!("has size {count}, expected 1 or less"),
-        );
+        v.add("/readinessChecks", format!("has size {count}, expected 1 or less"));
     }
     let port_names = app.port_names();
     for (i, rc) in app.readiness_checks.iter().enumerate() {
@@ -515,41 +420,24 @@ fn check_readiness(v: &mut Violations, app: &AppDefinition) {
     }
 }
 
-fn check_readiness_check(
-    v: &mut Violations,
-    path: &str,
-    rc: &ReadinessCheck,
-    port_names: &[String],
-) {
+fn check_readiness_check(v: &mut Violations, path: &str, rc: &ReadinessCheck, port_names: &[String]) {
     v.not_empty(&format!("{path}/name"), &rc.name);
     v.not_empty(&format!("{path}/path"), &rc.path);
     v.not_empty(&format!("{path}/portName"), &rc.port_name);
     if !port_names.contains(&rc.port_name) {
-        v.add(
-            format!("{path}/portName"),
-            format!("No port definition reference for portName {}", rc.port_name),
-        );
+        v.add(format!("{path}/portName"), format!("No port definition reference for portName {}", rc.port_name));
     }
     if rc.timeout_seconds >= rc.interval_seconds {
         v.add(
             format!("{path}/timeoutSeconds"),
-            format!(
-                "got {}, expected less than {}",
-                rc.timeout_seconds, rc.interval_seconds
-            ),
+            format!("got {}, expected less than {}", rc.timeout_seconds, rc.interval_seconds),
         );
     }
     if rc.timeout_seconds <= 0 {
-        v.add(
-            format!("{path}/timeoutSeconds"),
-            format!("got {}, expected more than 0", rc.timeout_seconds),
-        );
+        v.add(format!("{path}/timeoutSeconds"), format!("got {}, expected more than 0", rc.timeout_seconds));
     }
     if rc.http_status_codes_for_ready.is_empty() {
-        v.add(
-            format!("{path}/httpStatusCodesForReady"),
-            "must not be empty",
-        );
+        v.add(format!("{path}/httpStatusCodesForReady"), "must not be empty");
     }
 }
 
@@ -560,13 +448,9 @@ fn constraint_error(c: &Constraint) -> Option<String> {
     let value = c.value.as_deref();
     let is_int = value.is_some_and(|v| v.parse::<i32>().is_ok());
     match c.operator.as_str() {
-        "UNIQUE" if value.is_some_and(|v| !v.is_empty()) => {
-            Some("Value specified but not used".into())
-        }
+        "UNIQUE" if value.is_some_and(|v| !v.is_empty()) => Some("Value specified but not used".into()),
         "UNIQUE" | "CLUSTER" => None,
-        "GROUP_BY" if value.is_some() && !is_int => {
-            Some("Value was specified but is not a number".into())
-        }
+        "GROUP_BY" if value.is_some() && !is_int => Some("Value was specified but is not a number".into()),
         "GROUP_BY" => None,
         "LIKE" | "UNLIKE" => match value {
             None => Some("A regular expression value must be provided".into()),
@@ -577,9 +461,7 @@ fn constraint_error(c: &Constraint) -> Option<String> {
         },
         "MAX_PER" if !is_int => Some("Value was not specified or is not a number".into()),
         "MAX_PER" => None,
-        _ => Some(
-            "Operator must be one of UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER or UNLIKE".into(),
-        ),
+        _ => Some("Operator must be one of UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER or UNLIKE".into()),
     }
 }
 
@@ -620,15 +502,8 @@ fn uri_syntax_is_valid(uri: &str) -> bool {
         .iter()
         .enumerate()
         .filter(|(_, b)| **b == b'%')
-        .all(|(i, _)| {
-            bytes
-                .get(i + 1..i + 3)
-                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
-        });
-    !uri.chars().any(illegal)
-        && escapes_ok
-        && !uri.starts_with(':')
-        && uri.matches('#').count() <= 1
+        .all(|(i, _)| bytes.get(i + 1..i + 3).is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)));
+    !uri.chars().any(illegal) && escapes_ok && !uri.starts_with(':') && uri.matches('#').count() <= 1
 }
 
 fn all_unique<T: Ord>(items: &[T]) -> bool {
@@ -658,11 +533,7 @@ fn java_double(x: f64) -> String {
         return "NaN".into();
     }
     if x.is_infinite() {
-        return if x > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
+        return if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
     }
     let magnitude = x.abs();
     if magnitude == 0.0 || (1e-3..1e7).contains(&magnitude) {
@@ -671,11 +542,7 @@ fn java_double(x: f64) -> String {
     }
     let s = format!("{x:e}");
     let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-    let mantissa = if mantissa.contains('.') {
-        mantissa.to_string()
-    } else {
-        format!("{mantissa}.0")
-    };
+    let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
     format!("{mantissa}E{exponent}")
 }
 
@@ -692,18 +559,12 @@ mod tests {
     }
 
     fn violations(app: &AppDefinition) -> Vec<(String, String)> {
-        app_violations(app, &ValidationOptions::default())
-            .into_iter()
-            .map(|v| (v.path, v.message))
-            .collect()
+        app_violations(app, &ValidationOptions::default()).into_iter().map(|v| (v.path, v.message)).collect()
     }
 
     fn assert_violation(app: &AppDefinition, path: &str, message: &str) {
         let found = violations(app);
-        assert!(
-            found.iter().any(|(p, m)| p == path && m == message),
-            "expected {path}: {message}; got {found:?}"
-        );
+        assert!(found.iter().any(|(p, m)| p == path && m == message), "expected {path}: {message}; got {found:?}");
     }
 
     fn valid() -> AppDefinition {
@@ -712,16 +573,9 @@ mod tests {
 
     #[test]
     fn seed_apps_are_valid() {
-        assert_eq!(
-            validate_app(&app(
-                json!({"id":"basic-0","cmd":"x","cpus":0.1,"mem":10.0,"instances":1})
-            )),
-            Ok(())
-        );
-        let basic3 = app(
-            json!({"id":"basic-3","cmd":"python3 -m http.server 8080","container":{"type":"DOCKER",
-            "docker":{"image":"python:3","network":"BRIDGE","portMappings":[{"containerPort":8080,"hostPort":31000}]}}}),
-        );
+        assert_eq!(validate_app(&app(json!({"id":"basic-0","cmd":"x","cpus":0.1,"mem":10.0,"instances":1}))), Ok(()));
+        let basic3 = app(json!({"id":"basic-3","cmd":"python3 -m http.server 8080","container":{"type":"DOCKER",
+            "docker":{"image":"python:3","network":"BRIDGE","portMappings":[{"containerPort":8080,"hostPort":31000}]}}}));
         assert_eq!(validate_app(&basic3), Ok(()));
     }
 
@@ -763,16 +617,10 @@ mod tests {
         assert_violation(&a, "/id", "Path must contain at least one path element");
         a.id = PathId::parse("relative");
         assert_violation(&a, "/id", "Path needs to be absolute");
-        let group = ValidationOptions {
-            group: Some(PathId::parse("/g")),
-            ..ValidationOptions::default()
-        };
+        let group = ValidationOptions { group: Some(PathId::parse("/g")), ..ValidationOptions::default() };
         a.id = PathId::parse("/other/app");
         let found = app_violations(&a, &group);
-        assert!(found.contains(&Violation::new(
-            "/id",
-            "Identifier is not child of /g. Hint: use relative paths."
-        )));
+        assert!(found.contains(&Violation::new("/id", "Identifier is not child of /g. Hint: use relative paths.")));
         a.id = PathId::parse("/g/app");
         assert!(app_violations(&a, &group).is_empty());
         a.dependencies = vec![PathId::parse("/Bad")];
@@ -784,19 +632,11 @@ mod tests {
         let msg = "AppDefinition must either contain one of 'cmd' or 'args', and/or a 'container'.";
         assert_violation(&app(json!({"id":"a"})), "/", msg);
         assert_violation(&app(json!({"id":"a","cmd":"x","args":["y"]})), "/", msg);
-        assert_violation(
-            &app(json!({"id":"a","container":{"type":"MESOS"}})),
-            "/",
-            msg,
-        );
+        assert_violation(&app(json!({"id":"a","container":{"type":"MESOS"}})), "/", msg);
         assert!(violations(&app(json!({"id":"a","args":["y"]}))).is_empty());
-        assert!(
-            violations(&app(json!({"id":"a","container":{"docker":{"image":"x"}}}))).is_empty()
-        );
-        assert!(violations(&app(
-            json!({"id":"a","args":["y"],"container":{"type":"MESOS","docker":{"image":"x"}}})
-        ))
-        .is_empty());
+        assert!(violations(&app(json!({"id":"a","container":{"docker":{"image":"x"}}}))).is_empty());
+        assert!(violations(&app(json!({"id":"a","args":["y"],"container":{"type":"MESOS","docker":{"image":"x"}}})))
+            .is_empty());
     }
 
     #[test]
@@ -804,55 +644,33 @@ mod tests {
         let mut a = valid();
         a.upgrade_strategy.minimum_health_capacity = 1.2;
         a.upgrade_strategy.maximum_over_capacity = -1.2;
-        assert_violation(
-            &a,
-            "/upgradeStrategy/minimumHealthCapacity",
-            "got 1.2, expected between 0.0 and 1.0",
-        );
-        assert_violation(
-            &a,
-            "/upgradeStrategy/maximumOverCapacity",
-            "got -1.2, expected between 0.0 and 1.0",
-        );
+        assert_violation(&a, "/upgradeStrategy/minimumHealthCapacity", "got 1.2, expected between 0.0 and 1.0");
+        assert_violation(&a, "/upgradeStrategy/maximumOverCapacity", "got -1.2, expected between 0.0 and 1.0");
     }
 
     #[test]
     fn health_check_rules() {
         let msg = "Health check port indices must address an element of the ports array or container port mappings.";
-        assert_violation(
-            &app(json!({"id":"a","cmd":"x","healthChecks":[{"portIndex":1}]})),
-            "/healthChecks(0)",
-            msg,
-        );
+        assert_violation(&app(json!({"id":"a","cmd":"x","healthChecks":[{"portIndex":1}]})), "/healthChecks(0)", msg);
         assert_violation(
             &app(json!({"id":"a","cmd":"x","healthChecks":[{"portIndex":"http"}]})),
             "/healthChecks(0)",
             msg,
         );
         assert_violation(
-            &app(
-                json!({"id":"a","cmd":"x","portDefinitions":[],"healthChecks":[{"protocol":"TCP"}]}),
-            ),
+            &app(json!({"id":"a","cmd":"x","portDefinitions":[],"healthChecks":[{"protocol":"TCP"}]})),
             "/healthChecks(0)",
             msg,
         );
-        assert!(violations(&app(
-            json!({"id":"a","cmd":"x","portDefinitions":[],"healthChecks":[{"port":80}]})
-        ))
-        .is_empty());
+        assert!(
+            violations(&app(json!({"id":"a","cmd":"x","portDefinitions":[],"healthChecks":[{"port":80}]}))).is_empty()
+        );
         assert!(violations(&app(json!({"id":"a","cmd":"x","healthChecks":[{"protocol":"COMMAND","command":{"value":"true"}}],"portDefinitions":[]}))).is_empty());
-        let two_mesos = app(
-            json!({"id":"a","cmd":"x","healthChecks":[{"protocol":"MESOS_HTTP"},{"protocol":"MESOS_TCP"}]}),
-        );
-        assert_violation(
-            &two_mesos,
-            "/",
-            "AppDefinition can contain at most one Mesos health check",
-        );
-        let with_commands = app(
-            json!({"id":"a","cmd":"x","healthChecks":[{"protocol":"MESOS_HTTP"},
-            {"protocol":"COMMAND","command":{"value":"a"}},{"protocol":"COMMAND","command":{"value":"b"}}]}),
-        );
+        let two_mesos =
+            app(json!({"id":"a","cmd":"x","healthChecks":[{"protocol":"MESOS_HTTP"},{"protocol":"MESOS_TCP"}]}));
+        assert_violation(&two_mesos, "/", "AppDefinition can contain at most one Mesos health check");
+        let with_commands = app(json!({"id":"a","cmd":"x","healthChecks":[{"protocol":"MESOS_HTTP"},
+            {"protocol":"COMMAND","command":{"value":"a"}},{"protocol":"COMMAND","command":{"value":"b"}}]}));
         assert!(violations(&with_commands).is_empty());
     }
 
@@ -864,58 +682,22 @@ mod tests {
         assert_violation(&a, "/portDefinitions", "Port names must be unique.");
         assert_violation(&a, "/portDefinitions", "Ports must be unique.");
         assert_violation(&a, "/portDefinitions(2)/port", "got -1, expected 0 or more");
-        assert_violation(
-            &a,
-            "/portDefinitions(2)/name",
-            "must fully match regular expression '^[a-z0-9-]+$'",
-        );
-        assert_violation(
-            &a,
-            "/portDefinitions(2)/protocol",
-            "is not one of (tcp,udp)",
-        );
+        assert_violation(&a, "/portDefinitions(2)/name", "must fully match regular expression '^[a-z0-9-]+$'");
+        assert_violation(&a, "/portDefinitions(2)/protocol", "is not one of (tcp,udp)");
         assert!(violations(&app(json!({"id":"a","cmd":"x","ports":[0,0,8080]}))).is_empty());
-        assert!(violations(&app(
-            json!({"id":"a","cmd":"x","portDefinitions":[{"port":1,"protocol":"udp,tcp"}]})
-        ))
-        .is_empty());
-        let a = app(
-            json!({"id":"a","container":{"docker":{"image":"x","network":"USER","portMappings":[
-            {"containerPort":80,"name":"foo"},{"containerPort":-1,"name":"foo","protocol":"tcp,tcp"}]}}}),
-        );
+        assert!(violations(&app(json!({"id":"a","cmd":"x","portDefinitions":[{"port":1,"protocol":"udp,tcp"}]})))
+            .is_empty());
+        let a = app(json!({"id":"a","container":{"docker":{"image":"x","network":"USER","portMappings":[
+            {"containerPort":80,"name":"foo"},{"containerPort":-1,"name":"foo","protocol":"tcp,tcp"}]}}}));
         assert_violation(&a, "/container/portMappings", "Port names must be unique.");
-        assert_violation(
-            &a,
-            "/container/portMappings(1)/containerPort",
-            "got -1, expected 0 or more",
-        );
-        assert_violation(
-            &a,
-            "/container/portMappings(1)/protocol",
-            "protocols must be unique.",
-        );
+        assert_violation(&a, "/container/portMappings(1)/containerPort", "got -1, expected 0 or more");
+        assert_violation(&a, "/container/portMappings(1)/protocol", "protocols must be unique.");
         let mut bridge = a.clone();
-        if let Some(Container {
-            docker:
-                Some(Docker {
-                    network,
-                    port_mappings,
-                    ..
-                }),
-            ..
-        }) = bridge.container.as_mut()
-        {
+        if let Some(Container { docker: Some(Docker { network, port_mappings, .. }), .. }) = bridge.container.as_mut() {
             *network = Some(DockerNetwork::Bridge);
-            *port_mappings = vec![PortMapping {
-                host_port: None,
-                ..port_mappings[0].clone()
-            }];
+            *port_mappings = vec![PortMapping { host_port: None, ..port_mappings[0].clone() }];
         }
-        assert_violation(
-            &bridge,
-            "/container/portMappings(0)",
-            "hostPort is required for BRIDGE mode.",
-        );
+        assert_violation(&bridge, "/container/portMappings(0)", "hostPort is required for BRIDGE mode.");
     }
 
     #[test]
@@ -925,33 +707,24 @@ mod tests {
             "/container/image",
             "must not be empty",
         );
-        let a = app(
-            json!({"id":"a","cmd":"x","container":{"type":"MESOS","volumes":[{"containerPath":"","mode":"RW"}]}}),
-        );
-        assert_violation(
-            &a,
-            "/container/volumes(0)/containerPath",
-            "must not be empty",
-        );
+        let a =
+            app(json!({"id":"a","cmd":"x","container":{"type":"MESOS","volumes":[{"containerPath":"","mode":"RW"}]}}));
+        assert_violation(&a, "/container/volumes(0)/containerPath", "must not be empty");
         assert_violation(&a, "/container/volumes(0)/hostPath", "must not be empty");
         let a = app(
             json!({"id":"a","cmd":"x","container":{"type":"MESOS","volumes":[{"containerPath":"a/b","mode":"RO","persistent":{"size":0}}]}}),
         );
-        assert_violation(
-            &a,
-            "/container/volumes(0)/containerPath",
-            "value must not contain \"/\"",
-        );
-        assert_violation(
-            &a,
-            "/container/volumes(0)/persistent/size",
-            "got 0, expected more than 0",
-        );
+        assert_violation(&a, "/container/volumes(0)/containerPath", "value must not contain \"/\"");
+        assert_violation(&a, "/container/volumes(0)/persistent/size", "got 0, expected more than 0");
         assert_violation(&a, "/container/volumes(0)/mode", "does not equal RW");
         let a = app(
             json!({"id":"a","cmd":"x","container":{"type":"MESOS","volumes":[{"containerPath":"e","mode":"RW","external":{"name":"v","provider":"dvdi"}}]}}),
         );
-        assert_violation(&a, "/container/volumes(0)", "Feature external_volumes is not enabled. Enable with --enable_features external_volumes)");
+        assert_violation(
+            &a,
+            "/container/volumes(0)",
+            "Feature external_volumes is not enabled. Enable with --enable_features external_volumes)",
+        );
     }
 
     #[test]
@@ -961,14 +734,8 @@ mod tests {
             operator: op.into(),
             value: value.map(str::to_string),
         };
-        assert_eq!(
-            constraint_error(&c("", "UNIQUE", None)).as_deref(),
-            Some("Missing field and operator")
-        );
-        assert_eq!(
-            constraint_error(&c("h", "UNIQUE", Some("x"))).as_deref(),
-            Some("Value specified but not used")
-        );
+        assert_eq!(constraint_error(&c("", "UNIQUE", None)).as_deref(), Some("Missing field and operator"));
+        assert_eq!(constraint_error(&c("h", "UNIQUE", Some("x"))).as_deref(), Some("Value specified but not used"));
         assert_eq!(constraint_error(&c("h", "UNIQUE", None)), None);
         assert_eq!(constraint_error(&c("h", "CLUSTER", Some("a"))), None);
         assert_eq!(constraint_error(&c("h", "GROUP_BY", None)), None);
@@ -997,11 +764,7 @@ mod tests {
             Some("Operator must be one of UNIQUE, CLUSTER, GROUP_BY, LIKE, MAX_PER or UNLIKE")
         );
         let a = app(json!({"id":"a","cmd":"x","constraints":[["h","MAX_PER"]]}));
-        assert_violation(
-            &a,
-            "/constraints",
-            "Value was not specified or is not a number",
-        );
+        assert_violation(&a, "/constraints", "Value was not specified or is not a number");
     }
 
     #[test]
@@ -1012,20 +775,14 @@ mod tests {
             assert!(violations(&a).is_empty(), "{ok}");
         }
         a.executor = "/test/".into();
-        assert_violation(
-            &a,
-            "/executor",
-            "must fully match regular expression '^(//cmd)|(/?[^/]+(/[^/]+)*)|$'",
-        );
+        assert_violation(&a, "/executor", "must fully match regular expression '^(//cmd)|(/?[^/]+(/[^/]+)*)|$'");
         let a = app(
             json!({"id":"a","cmd":"x","fetch":[{"uri":"http://example.com/valid"},{"uri":"d://\nnot-a-uri"},{"uri":"/root/file"}],
             "storeUrls":["http://ok/x","nourl","xyz://h"]}),
         );
         let found = violations(&a);
         assert!(found.contains(&("/fetch(1)".into(), "URI has invalid syntax.".into())));
-        assert!(!found
-            .iter()
-            .any(|(p, _)| p == "/fetch(0)" || p == "/fetch(2)"));
+        assert!(!found.iter().any(|(p, _)| p == "/fetch(0)" || p == "/fetch(2)"));
         assert!(found.contains(&("/storeUrls(1)".into(), "no protocol: nourl".into())));
         assert!(found.contains(&("/storeUrls(2)".into(), "unknown protocol: xyz".into())));
     }
@@ -1033,59 +790,27 @@ mod tests {
     #[test]
     fn roles_features_and_labels() {
         let a = app(json!({"id":"a","cmd":"x","acceptedResourceRoles":["-x","a b","."]}));
-        assert_violation(
-            &a,
-            "/acceptedResourceRoles",
-            "A role name must not start with a '-'.",
-        );
-        assert_violation(
-            &a,
-            "/acceptedResourceRoles",
-            "A role name must not include a space (\\x20) character.",
-        );
-        assert_violation(
-            &a,
-            "/acceptedResourceRoles",
-            "A role name must not be \".\".",
-        );
-        assert!(violations(&app(
-            json!({"id":"a","cmd":"x","acceptedResourceRoles":["*","prod"]})
-        ))
-        .is_empty());
+        assert_violation(&a, "/acceptedResourceRoles", "A role name must not start with a '-'.");
+        assert_violation(&a, "/acceptedResourceRoles", "A role name must not include a space (\\x20) character.");
+        assert_violation(&a, "/acceptedResourceRoles", "A role name must not be \".\".");
+        assert!(violations(&app(json!({"id":"a","cmd":"x","acceptedResourceRoles":["*","prod"]}))).is_empty());
         let gpu = app(json!({"id":"a","gpus":1,"container":{"docker":{"image":"x"}}}));
-        assert_violation(
-            &gpu,
-            "/",
-            "GPU resources only work with the Mesos containerizer",
-        );
+        assert_violation(&gpu, "/", "GPU resources only work with the Mesos containerizer");
         assert_violation(
             &gpu,
             "/",
             "Feature gpu_resources is not enabled. Enable with --enable_features gpu_resources)",
         );
-        let opts = ValidationOptions {
-            enabled_features: BTreeSet::from([FEATURE_GPU_RESOURCES.to_string()]),
-            group: None,
-        };
+        let opts =
+            ValidationOptions { enabled_features: BTreeSet::from([FEATURE_GPU_RESOURCES.to_string()]), group: None };
         let mut gpu_mesos = valid();
         gpu_mesos.gpus = 1;
         assert!(app_violations(&gpu_mesos, &opts).is_empty());
-        let secret = app(
-            json!({"id":"a","cmd":"x","env":{"A":{"secret":"missing"}},"secrets":{"s":{"source":""}}}),
-        );
-        assert_violation(
-            &secret,
-            "/secrets",
-            "Feature secrets is not enabled. Enable with --enable_features secrets)",
-        );
-        assert_violation(
-            &secret,
-            "/env(A)",
-            "references an undefined secret named 'missing'",
-        );
+        let secret = app(json!({"id":"a","cmd":"x","env":{"A":{"secret":"missing"}},"secrets":{"s":{"source":""}}}));
+        assert_violation(&secret, "/secrets", "Feature secrets is not enabled. Enable with --enable_features secrets)");
+        assert_violation(&secret, "/env(A)", "references an undefined secret named 'missing'");
         assert_violation(&secret, "/secrets(s)/source", "must not be empty");
-        let migration =
-            app(json!({"id":"a","cmd":"x","labels":{"DCOS_MIGRATION_API_VERSION":"v1"}}));
+        let migration = app(json!({"id":"a","cmd":"x","labels":{"DCOS_MIGRATION_API_VERSION":"v1"}}));
         assert_violation(
             &migration,
             "/",
@@ -1095,106 +820,51 @@ mod tests {
 
     #[test]
     fn readiness_rules() {
-        let a = app(
-            json!({"id":"a","cmd":"x","portDefinitions":[{"port":0,"name":"http-api"}],
-            "readinessChecks":[{},{"portName":"nope","timeoutSeconds":40,"httpStatusCodesForReady":[]}]}),
-        );
+        let a = app(json!({"id":"a","cmd":"x","portDefinitions":[{"port":0,"name":"http-api"}],
+            "readinessChecks":[{},{"portName":"nope","timeoutSeconds":40,"httpStatusCodesForReady":[]}]}));
         assert_violation(&a, "/readinessChecks", "has size 2, expected 1 or less");
-        assert_violation(
-            &a,
-            "/readinessChecks(1)/portName",
-            "No port definition reference for portName nope",
-        );
-        assert_violation(
-            &a,
-            "/readinessChecks(1)/timeoutSeconds",
-            "got 40, expected less than 30",
-        );
-        assert_violation(
-            &a,
-            "/readinessChecks(1)/httpStatusCodesForReady",
-            "must not be empty",
-        );
-        assert!(!violations(&a)
-            .iter()
-            .any(|(p, _)| p.starts_with("/readinessChecks(0)")));
+        assert_violation(&a, "/readinessChecks(1)/portName", "No port definition reference for portName nope");
+        assert_violation(&a, "/readinessChecks(1)/timeoutSeconds", "got 40, expected less than 30");
+        assert_violation(&a, "/readinessChecks(1)/httpStatusCodesForReady", "must not be empty");
+        assert!(!violations(&a).iter().any(|(p, _)| p.starts_with("/readinessChecks(0)")));
     }
 
     #[test]
     fn resident_and_single_instance_rules() {
         let mut a = valid();
         a.residency = Some(Residency::default());
-        assert_violation(
-            &a,
-            "/",
-            "AppDefinition must contain persistent volumes and define residency",
-        );
-        assert_violation(
-            &a,
-            "/",
-            "unreachableStrategy must be disabled for resident tasks",
-        );
-        assert_violation(
-            &a,
-            "/upgradeStrategy/maximumOverCapacity",
-            "got 1.0, expected 0.0",
-        );
+        assert_violation(&a, "/", "AppDefinition must contain persistent volumes and define residency");
+        assert_violation(&a, "/", "unreachableStrategy must be disabled for resident tasks");
+        assert_violation(&a, "/upgradeStrategy/maximumOverCapacity", "got 1.0, expected 0.0");
         let mut single = valid();
-        single
-            .labels
-            .insert("MARATHON_SINGLE_INSTANCE_APP".into(), "true".into());
+        single.labels.insert("MARATHON_SINGLE_INSTANCE_APP".into(), "true".into());
         single.instances = 2;
-        assert_violation(
-            &single,
-            "/",
-            "Single instance app may only have one instance",
-        );
-        assert_violation(
-            &single,
-            "/upgradeStrategy/minimumHealthCapacity",
-            "got 1.0, expected 0.0",
-        );
-        let resident = app(
-            json!({"id":"a","cmd":"x","container":{"type":"MESOS","volumes":[
-            {"containerPath":"data","mode":"RW","persistent":{"size":100}}]}}),
-        );
+        assert_violation(&single, "/", "Single instance app may only have one instance");
+        assert_violation(&single, "/upgradeStrategy/minimumHealthCapacity", "got 1.0, expected 0.0");
+        let resident = app(json!({"id":"a","cmd":"x","container":{"type":"MESOS","volumes":[
+            {"containerPath":"data","mode":"RW","persistent":{"size":100}}]}}));
         assert!(violations(&resident).is_empty());
     }
 
     #[test]
     fn unreachable_and_ip_rules() {
         let mut a = valid();
-        a.unreachable_strategy = UnreachableStrategy::Enabled {
-            inactive_after_seconds: 600,
-            expunge_after_seconds: 300,
-        };
+        a.unreachable_strategy =
+            UnreachableStrategy::Enabled { inactive_after_seconds: 600, expunge_after_seconds: 300 };
+        assert_violation(&a, "/unreachableStrategy/inactiveAfter", "got 600 seconds, expected 300 seconds or less");
+        a.unreachable_strategy = UnreachableStrategy::Enabled { inactive_after_seconds: -1, expunge_after_seconds: 1 };
+        assert_violation(&a, "/unreachableStrategy/inactiveAfter", "got -1 seconds, expected 0 seconds or more");
+        let ip = app(json!({"id":"a","container":{"docker":{"image":"x","network":"BRIDGE"}},
+            "ipAddress":{"discovery":{"ports":[{"number":80,"name":"http","protocol":"tcp"}]}}}));
         assert_violation(
-            &a,
-            "/unreachableStrategy/inactiveAfter",
-            "got 600 seconds, expected 300 seconds or less",
+            &ip,
+            "/ipAddress",
+            "ipAddress/discovery is not allowed for Docker containers using BRIDGE or USER networks",
         );
-        a.unreachable_strategy = UnreachableStrategy::Enabled {
-            inactive_after_seconds: -1,
-            expunge_after_seconds: 1,
-        };
-        assert_violation(
-            &a,
-            "/unreachableStrategy/inactiveAfter",
-            "got -1 seconds, expected 0 seconds or more",
-        );
-        let ip = app(
-            json!({"id":"a","container":{"docker":{"image":"x","network":"BRIDGE"}},
-            "ipAddress":{"discovery":{"ports":[{"number":80,"name":"http","protocol":"tcp"}]}}}),
-        );
-        assert_violation(&ip, "/ipAddress", "ipAddress/discovery is not allowed for Docker containers using BRIDGE or USER networks");
         let mut both = valid();
         both.ip_address = ip.ip_address.clone();
         both.port_definitions = vec![PortDefinition::new(80)];
-        assert_violation(
-            &both,
-            "/",
-            "You cannot specify both an IP address and ports",
-        );
+        assert_violation(&both, "/", "You cannot specify both an IP address and ports");
     }
 
     #[test]

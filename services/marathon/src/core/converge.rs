@@ -67,8 +67,10 @@ pub fn converge(app: &AppDefinition, tasks: &[&Instance], may_launch: bool) -> C
     let version = app.last_config_change_at();
     // A task launched at or after the last configuration change runs the current configuration (scaling
     // changes the app version but not its configuration).
-    let mut current: Vec<&Instance> = tasks.iter().copied().filter(|t| t.is_active() && !t.killing && t.version >= version).collect();
-    let mut outdated: Vec<&Instance> = tasks.iter().copied().filter(|t| t.is_active() && !t.killing && t.version < version).collect();
+    let mut current: Vec<&Instance> =
+        tasks.iter().copied().filter(|t| t.is_active() && !t.killing && t.version >= version).collect();
+    let mut outdated: Vec<&Instance> =
+        tasks.iter().copied().filter(|t| t.is_active() && !t.killing && t.version < version).collect();
     order_for_kill(&mut current, app.kill_selection);
     order_for_kill(&mut outdated, app.kill_selection);
     let mut out = Convergence::default();

@@ -48,7 +48,11 @@ pub struct Deployment {
 
 impl Deployment {
     /// A new deployment from before/after pairs of the affected apps.
-    pub fn new(version: Timestamp, changes: &[(Option<&AppDefinition>, Option<&AppDefinition>)], restart: bool) -> Deployment {
+    pub fn new(
+        version: Timestamp,
+        changes: &[(Option<&AppDefinition>, Option<&AppDefinition>)],
+        restart: bool,
+    ) -> Deployment {
         Deployment {
             id: uuid::Uuid::new_v4().to_string(),
             version,
@@ -74,7 +78,11 @@ impl Deployment {
 
     /// The `/v2/deployments` JSON.
     pub fn json(&self) -> Value {
-        let actions = |step: &[Action]| step.iter().map(|a| json!({"action": format!("{:?}", a.kind), "app": a.app.to_string()})).collect::<Vec<_>>();
+        let actions = |step: &[Action]| {
+            step.iter()
+                .map(|a| json!({"action": format!("{:?}", a.kind), "app": a.app.to_string()}))
+                .collect::<Vec<_>>()
+        };
         json!({
             "id": self.id,
             "version": self.version.to_string(),
@@ -179,7 +187,10 @@ mod tests {
         scaled.instances = 5;
         assert_eq!(plan(&[(Some(&a), Some(&scaled))], false)[0][0].kind, ActionKind::ScaleApplication);
         assert_eq!(plan(&[(Some(&a), Some(&scaled))], true)[0][0].kind, ActionKind::RestartApplication);
-        assert_eq!(plan(&[(Some(&a), None)], false), vec![vec![Action { kind: ActionKind::StopApplication, app: a.id.clone() }]]);
+        assert_eq!(
+            plan(&[(Some(&a), None)], false),
+            vec![vec![Action { kind: ActionKind::StopApplication, app: a.id.clone() }]]
+        );
     }
 
     #[test]

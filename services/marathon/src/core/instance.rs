@@ -99,14 +99,21 @@ impl Instance {
         if !self.ip_addresses.is_empty() {
             o.insert(
                 "ipAddresses".into(),
-                json!(self.ip_addresses.iter().map(|ip| json!({"ipAddress": ip, "protocol": if ip.contains(':') { "IPv6" } else { "IPv4" }})).collect::<Vec<_>>()),
+                json!(self
+                    .ip_addresses
+                    .iter()
+                    .map(|ip| json!({"ipAddress": ip, "protocol": if ip.contains(':') { "IPv6" } else { "IPv4" }}))
+                    .collect::<Vec<_>>()),
             );
         }
         if with_service_ports && !self.service_ports.is_empty() {
             o.insert("servicePorts".into(), json!(self.service_ports));
         }
         if !self.health.is_empty() {
-            o.insert("healthCheckResults".into(), json!(self.health.iter().map(|h| h.json(&self.instance_id())).collect::<Vec<_>>()));
+            o.insert(
+                "healthCheckResults".into(),
+                json!(self.health.iter().map(|h| h.json(&self.instance_id())).collect::<Vec<_>>()),
+            );
         } else if let Some(healthy) = self.healthy {
             o.insert(
                 "healthCheckResults".into(),

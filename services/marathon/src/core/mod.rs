@@ -191,7 +191,12 @@ impl Core {
         }
     }
 
-    fn start_deployment(&mut self, version: Timestamp, changes: &[(Option<&AppDefinition>, Option<&AppDefinition>)], restart: bool) -> DeploymentResult {
+    fn start_deployment(
+        &mut self,
+        version: Timestamp,
+        changes: &[(Option<&AppDefinition>, Option<&AppDefinition>)],
+        restart: bool,
+    ) -> DeploymentResult {
         self.revive = true;
         let deployment = Deployment::new(version, changes, restart);
         let result = DeploymentResult { deployment_id: deployment.id.clone(), version };
@@ -212,7 +217,11 @@ impl Core {
     }
 
     /// POST /v2/apps: creates an app (validated by the caller) and its deployment.
-    pub fn create_app(&mut self, mut app: AppDefinition, force: bool) -> Result<(AppDefinition, DeploymentResult), ApiError> {
+    pub fn create_app(
+        &mut self,
+        mut app: AppDefinition,
+        force: bool,
+    ) -> Result<(AppDefinition, DeploymentResult), ApiError> {
         if self.apps.contains_key(&app.id) {
             return Err(ApiError::message(409, format!("An app with id [{}] already exists.", app.id)));
         }
@@ -233,7 +242,11 @@ impl Core {
 
     /// PUT/PATCH /v2/apps/{id}: replaces an app with `updated` (already merged and validated), or creates it.
     /// Returns whether it was created.
-    pub fn update_app(&mut self, mut updated: AppDefinition, force: bool) -> Result<(bool, DeploymentResult), ApiError> {
+    pub fn update_app(
+        &mut self,
+        mut updated: AppDefinition,
+        force: bool,
+    ) -> Result<(bool, DeploymentResult), ApiError> {
         let locking = self.check_not_locked(&[&updated.id], force)?;
         self.cancel_deployments(&locking);
         let version = now();
@@ -252,7 +265,12 @@ impl Core {
 
     /// A group change (`/v2/groups`): creates or updates `apps` and removes `removed`, as one deployment.
     /// Apps must be validated by the caller.
-    pub fn change_group(&mut self, apps: Vec<AppDefinition>, removed: Vec<PathId>, force: bool) -> Result<DeploymentResult, ApiError> {
+    pub fn change_group(
+        &mut self,
+        apps: Vec<AppDefinition>,
+        removed: Vec<PathId>,
+        force: bool,
+    ) -> Result<DeploymentResult, ApiError> {
         let ids: Vec<&PathId> = apps.iter().map(|a| &a.id).chain(removed.iter()).collect();
         let locking = self.check_not_locked(&ids, force)?;
         self.cancel_deployments(&locking);
@@ -278,7 +296,8 @@ impl Core {
                 changes.push((Some(previous), None));
             }
         }
-        let pairs: Vec<(Option<&AppDefinition>, Option<&AppDefinition>)> = changes.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();
+        let pairs: Vec<(Option<&AppDefinition>, Option<&AppDefinition>)> =
+            changes.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();
         Ok(self.start_deployment(version, &pairs, false))
     }
 
@@ -312,7 +331,13 @@ impl Core {
     /// Kills tasks. With `scale`, the app's instance count drops by the number killed (a new version and a
     /// deployment); with `wipe`, the records are forgotten at once. Returns the killed tasks' JSON and the
     /// deployment, if any.
-    pub fn kill_tasks(&mut self, task_ids: &[String], scale: bool, wipe: bool, force: bool) -> Result<(Vec<Value>, Option<DeploymentResult>), ApiError> {
+    pub fn kill_tasks(
+        &mut self,
+        task_ids: &[String],
+        scale: bool,
+        wipe: bool,
+        force: bool,
+    ) -> Result<(Vec<Value>, Option<DeploymentResult>), ApiError> {
         if scale && wipe {
             return Err(ApiError::message(400, "You cannot use scale and wipe at the same time."));
         }
@@ -348,7 +373,8 @@ impl Core {
             self.store_app(scaled.clone());
             changes.push((previous, scaled));
         }
-        let pairs: Vec<(Option<&AppDefinition>, Option<&AppDefinition>)> = changes.iter().map(|(a, b)| (Some(a), Some(b))).collect();
+        let pairs: Vec<(Option<&AppDefinition>, Option<&AppDefinition>)> =
+            changes.iter().map(|(a, b)| (Some(a), Some(b))).collect();
         let result = self.start_deployment(version, &pairs, false);
         Ok((killed, Some(result)))
     }
@@ -356,17 +382,18 @@ impl Core {
     /// DELETE /v2/deployments/{id}: rolls back (a new deployment to the original apps), or with `force`
     /// just forgets the deployment.
     pub fn cancel_deployment(&mut self, id: &str, force: bool) -> Result<Option<DeploymentResult>, ApiError> {
-        let deployment = self.deployments.get(id).cloned().ok_or_else(|| ApiError::message(404, format!("DeploymentPlan {id} does not exist")))?;
+        let deployment = self
+            .deployments
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::message(404, format!("DeploymentPlan {id} does not exist")))?;
         self.cancel_deployments(&[deployment.id.clone()]);
         if force {
             return Ok(None);
         }
         let version = now();
-        let originals: Vec<AppDefinition> = deployment
-            .original
-            .iter()
-            .filter_map(|v| crate::app::app_from_json(v, &PathId::root()).ok())
-            .collect();
+        let originals: Vec<AppDefinition> =
+            deployment.original.iter().filter_map(|v| crate::app::app_from_json(v, &PathId::root()).ok()).collect();
         let mut changes: Vec<(Option<AppDefinition>, Option<AppDefinition>)> = Vec::new();
         for app_id in deployment.affected_apps() {
             let current = self.apps.get(&app_id).cloned();
@@ -387,7 +414,8 @@ impl Core {
                 }
             }
         }
-        let pairs: Vec<(Option<&AppDefinition>, Option<&AppDefinition>)> = changes.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();
+        let pairs: Vec<(Option<&AppDefinition>, Option<&AppDefinition>)> =
+            changes.iter().map(|(a, b)| (a.as_ref(), b.as_ref())).collect();
         Ok(Some(self.start_deployment(version, &pairs, false)))
     }
 
@@ -402,7 +430,11 @@ impl Core {
     /// Instances an app is still waiting for (launch queue).
     pub fn queue_count(&self, id: &PathId) -> usize {
         let Some(app) = self.apps.get(id) else { return 0 };
-        let active = self.tasks_of(id).into_iter().filter(|t| t.is_active() && !t.killing && t.version >= app.last_config_change_at()).count();
+        let active = self
+            .tasks_of(id)
+            .into_iter()
+            .filter(|t| t.is_active() && !t.killing && t.version >= app.last_config_change_at())
+            .count();
         (app.instances.max(0) as usize).saturating_sub(active)
     }
 
@@ -442,7 +474,11 @@ impl Core {
         ));
         let failed = matches!(
             status.state,
-            TaskState::TASK_FAILED | TaskState::TASK_FINISHED | TaskState::TASK_ERROR | TaskState::TASK_DROPPED | TaskState::TASK_GONE
+            TaskState::TASK_FAILED
+                | TaskState::TASK_FINISHED
+                | TaskState::TASK_ERROR
+                | TaskState::TASK_DROPPED
+                | TaskState::TASK_GONE
         );
         if failed && !snapshot.killing {
             self.back_off(&app_id, now_ms);
@@ -457,7 +493,11 @@ impl Core {
         if was_unreachable && !status.state.is_terminal() {
             // A task back from an unreachable agent has been replaced already: it is surplus.
             let replaced = self.apps.get(&app_id).is_some_and(|app| {
-                let others = self.tasks_of(&app_id).iter().filter(|t| t.task_id != task_id && t.is_active() && !t.killing).count();
+                let others = self
+                    .tasks_of(&app_id)
+                    .iter()
+                    .filter(|t| t.task_id != task_id && t.is_active() && !t.killing)
+                    .count();
                 others >= app.instances.max(0) as usize
             });
             if replaced {
@@ -473,7 +513,8 @@ impl Core {
                 self.delays.remove(&app_id);
             }
         }
-        if status.state.is_terminal() || status.state == TaskState::TASK_UNREACHABLE && !self.apps.contains_key(&app_id) {
+        if status.state.is_terminal() || status.state == TaskState::TASK_UNREACHABLE && !self.apps.contains_key(&app_id)
+        {
             self.instances.remove(&task_id);
             self.writes.push(Write::DeleteInstance(task_id));
         } else if let Some(task) = self.instances.get(&task_id) {
@@ -492,7 +533,14 @@ impl Core {
 
     /// Applies a Marathon health-check result to a task: updates its results and `healthy` flag, emits the
     /// health events, and schedules a kill after too many consecutive failures.
-    pub fn record_health(&mut self, task_id: &str, index: usize, check: &crate::app::HealthCheck, outcome: Result<(), String>, now: Timestamp) {
+    pub fn record_health(
+        &mut self,
+        task_id: &str,
+        index: usize,
+        check: &crate::app::HealthCheck,
+        outcome: Result<(), String>,
+        now: Timestamp,
+    ) {
         let Some(task) = self.instances.get_mut(task_id) else { return };
         let started_ms = task.started_at.map(|t| t.millis()).unwrap_or(now.millis());
         let failed = outcome.is_err();
@@ -505,8 +553,14 @@ impl Core {
         }
         if verdict.changed {
             let alive = task.healthy == Some(true);
-            self.events.push(event("health_status_changed_event", json!({"appId": app_id, "instanceId": instance_id, "version": version, "alive": alive})));
-            self.events.push(event("instance_health_changed_event", json!({"instanceId": instance_id, "runSpecId": app_id, "runSpecVersion": version, "healthy": alive})));
+            self.events.push(event(
+                "health_status_changed_event",
+                json!({"appId": app_id, "instanceId": instance_id, "version": version, "alive": alive}),
+            ));
+            self.events.push(event(
+                "instance_health_changed_event",
+                json!({"instanceId": instance_id, "runSpecId": app_id, "runSpecVersion": version, "healthy": alive}),
+            ));
         }
         if verdict.kill && !task.killing {
             task.killing = true;
@@ -560,7 +614,9 @@ impl Core {
             ActionKind::StartApplication => true,
             ActionKind::StopApplication => self.tasks_of(&action.app).iter().all(|t| !t.is_active()),
             ActionKind::ScaleApplication | ActionKind::RestartApplication => match self.apps.get(&action.app) {
-                Some(app) => converge::progress(app, &self.tasks_of(&action.app)).is_done(app.instances.max(0) as usize),
+                Some(app) => {
+                    converge::progress(app, &self.tasks_of(&action.app)).is_done(app.instances.max(0) as usize)
+                }
                 None => true,
             },
         }
@@ -626,7 +682,8 @@ mod tests {
     use crate::app::parse_app;
 
     fn status(task_id: &str, state: TaskState) -> TaskStatus {
-        serde_json::from_value(json!({"task_id": {"value": task_id}, "state": state, "agent_id": {"value": "a1"}})).unwrap()
+        serde_json::from_value(json!({"task_id": {"value": task_id}, "state": state, "agent_id": {"value": "a1"}}))
+            .unwrap()
     }
 
     fn launched(core: &mut Core, app: &PathId, task_id: &str) {

@@ -49,7 +49,9 @@ pub mod opt_timestamp {
     /// Deserializes.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
         match Option::<String>::deserialize(d)? {
-            Some(text) => Timestamp::parse(&text).map(Some).ok_or_else(|| D::Error::custom(format!("bad timestamp '{text}'"))),
+            Some(text) => {
+                Timestamp::parse(&text).map(Some).ok_or_else(|| D::Error::custom(format!("bad timestamp '{text}'")))
+            }
             None => Ok(None),
         }
     }

@@ -34,10 +34,7 @@ impl Placement {
     /// A placement on `hostname` with `attributes`.
     #[cfg(test)]
     pub fn new(hostname: impl Into<String>, attributes: Vec<Attribute>) -> Self {
-        Placement {
-            hostname: hostname.into(),
-            attributes,
-        }
+        Placement { hostname: hostname.into(), attributes }
     }
 
     /// The Marathon text form of attribute `field`, if the agent has it.
@@ -55,11 +52,7 @@ pub fn meets_constraints(
     offer_attributes: &[Attribute],
     placed: &[Placement],
 ) -> Result<(), String> {
-    match app
-        .constraints
-        .iter()
-        .find(|c| !meets_constraint(c, offer_hostname, offer_attributes, placed))
-    {
+    match app.constraints.iter().find(|c| !meets_constraint(c, offer_hostname, offer_attributes, placed)) {
         Some(failed) => Err(constraint_text(failed)),
         None => Ok(()),
     }
@@ -88,14 +81,7 @@ pub fn meets_constraint(
     match find_attribute(offer_attributes, field) {
         Some(attribute) => {
             let offered = attribute.value_text();
-            check_field(
-                constraint.operator.as_str(),
-                value,
-                &offered,
-                placed,
-                |p| p.attribute_text(field),
-                false,
-            )
+            check_field(constraint.operator.as_str(), value, &offered, placed, |p| p.attribute_text(field), false)
         }
         None => constraint.operator == "UNLIKE",
     }
@@ -103,10 +89,8 @@ pub fn meets_constraint(
 
 /// The constraint as Marathon's JSON triple: `["rack","GROUP_BY","3"]`.
 pub fn constraint_text(constraint: &Constraint) -> String {
-    let mut parts = vec![
-        serde_json::Value::from(constraint.field.as_str()),
-        serde_json::Value::from(constraint.operator.as_str()),
-    ];
+    let mut parts =
+        vec![serde_json::Value::from(constraint.field.as_str()), serde_json::Value::from(constraint.operator.as_str())];
     if let Some(value) = &constraint.value {
         parts.push(serde_json::Value::from(value.as_str()));
     }
@@ -126,24 +110,15 @@ fn check_field(
     match operator {
         "UNIQUE" => placed.iter().all(|p| group(p).as_deref() != Some(offered)),
         "CLUSTER" => {
-            (value.is_empty() || value == offered)
-                && placed.iter().all(|p| group(p).as_deref() == Some(offered))
+            (value.is_empty() || value == offered) && placed.iter().all(|p| group(p).as_deref() == Some(offered))
         }
         "GROUP_BY" => check_group_by(value, offered, placed, group),
         "MAX_PER" => match value.trim().parse::<i64>() {
-            Ok(max) => {
-                placed
-                    .iter()
-                    .filter(|p| group(p).as_deref() == Some(offered))
-                    .count()
-                    < clamp_count(max)
-            }
+            Ok(max) => placed.iter().filter(|p| group(p).as_deref() == Some(offered)).count() < clamp_count(max),
             Err(_) => false,
         },
         "LIKE" => (is_hostname || !value.is_empty()) && full_match(value, offered).unwrap_or(false),
-        "UNLIKE" => {
-            (is_hostname || !value.is_empty()) && full_match(value, offered).is_some_and(|m| !m)
-        }
+        "UNLIKE" => (is_hostname || !value.is_empty()) && full_match(value, offered).is_some_and(|m| !m),
         _ => false,
     }
 }
@@ -213,11 +188,7 @@ mod tests {
     use crate::app::PathId;
 
     fn constraint(field: &str, op: &str, value: Option<&str>) -> Constraint {
-        Constraint {
-            field: field.into(),
-            operator: op.into(),
-            value: value.map(str::to_string),
-        }
+        Constraint { field: field.into(), operator: op.into(), value: value.map(str::to_string) }
     }
 
     fn app_with(constraints: Vec<Constraint>) -> AppDefinition {
@@ -258,107 +229,29 @@ mod tests {
 
     #[test]
     fn cluster_hostname_and_attribute() {
-        assert!(check(
-            constraint("hostname", "CLUSTER", Some("a")),
-            "a",
-            &[],
-            &[on("a")]
-        ));
-        assert!(!check(
-            constraint("hostname", "CLUSTER", Some("a")),
-            "b",
-            &[],
-            &[]
-        ));
-        assert!(check(
-            constraint("hostname", "CLUSTER", None),
-            "b",
-            &[],
-            &[]
-        ));
-        assert!(!check(
-            constraint("hostname", "CLUSTER", None),
-            "b",
-            &[],
-            &[on("a")]
-        ));
+        assert!(check(constraint("hostname", "CLUSTER", Some("a")), "a", &[], &[on("a")]));
+        assert!(!check(constraint("hostname", "CLUSTER", Some("a")), "b", &[], &[]));
+        assert!(check(constraint("hostname", "CLUSTER", None), "b", &[], &[]));
+        assert!(!check(constraint("hostname", "CLUSTER", None), "b", &[], &[on("a")]));
         let r1 = [Attribute::new_text("rack", "r1")];
-        assert!(check(
-            constraint("rack", "CLUSTER", Some("r1")),
-            "x",
-            &r1,
-            &[in_rack("y", "r1")]
-        ));
-        assert!(!check(
-            constraint("rack", "CLUSTER", Some("r2")),
-            "x",
-            &r1,
-            &[]
-        ));
-        assert!(!check(
-            constraint("rack", "CLUSTER", None),
-            "x",
-            &r1,
-            &[in_rack("y", "r2")]
-        ));
-        assert!(!check(
-            constraint("rack", "CLUSTER", None),
-            "x",
-            &r1,
-            &[on("y")]
-        ));
+        assert!(check(constraint("rack", "CLUSTER", Some("r1")), "x", &r1, &[in_rack("y", "r1")]));
+        assert!(!check(constraint("rack", "CLUSTER", Some("r2")), "x", &r1, &[]));
+        assert!(!check(constraint("rack", "CLUSTER", None), "x", &r1, &[in_rack("y", "r2")]));
+        assert!(!check(constraint("rack", "CLUSTER", None), "x", &r1, &[on("y")]));
     }
 
     #[test]
     fn like_and_unlike_full_match() {
         let r1 = [Attribute::new_text("rack", "rack-1")];
-        assert!(check(
-            constraint("rack", "LIKE", Some("rack-[0-9]")),
-            "h",
-            &r1,
-            &[]
-        ));
-        assert!(
-            !check(constraint("rack", "LIKE", Some("rack")), "h", &r1, &[]),
-            "partial match is no match"
-        );
-        assert!(!check(
-            constraint("rack", "UNLIKE", Some("rack-[0-9]")),
-            "h",
-            &r1,
-            &[]
-        ));
-        assert!(check(
-            constraint("rack", "UNLIKE", Some("rack")),
-            "h",
-            &r1,
-            &[]
-        ));
-        assert!(check(
-            constraint("hostname", "LIKE", Some("agent-.*")),
-            "agent-1",
-            &[],
-            &[]
-        ));
-        assert!(!check(
-            constraint("hostname", "UNLIKE", Some("agent-.*")),
-            "agent-1",
-            &[],
-            &[]
-        ));
+        assert!(check(constraint("rack", "LIKE", Some("rack-[0-9]")), "h", &r1, &[]));
+        assert!(!check(constraint("rack", "LIKE", Some("rack")), "h", &r1, &[]), "partial match is no match");
+        assert!(!check(constraint("rack", "UNLIKE", Some("rack-[0-9]")), "h", &r1, &[]));
+        assert!(check(constraint("rack", "UNLIKE", Some("rack")), "h", &r1, &[]));
+        assert!(check(constraint("hostname", "LIKE", Some("agent-.*")), "agent-1", &[], &[]));
+        assert!(!check(constraint("hostname", "UNLIKE", Some("agent-.*")), "agent-1", &[], &[]));
         // Missing attribute: only UNLIKE matches.
-        assert!(!check(
-            constraint("zone", "LIKE", Some(".*")),
-            "h",
-            &r1,
-            &[]
-        ));
-        assert!(check(
-            constraint("zone", "UNLIKE", Some("a")),
-            "h",
-            &r1,
-            &[]
-        ));
+        assert!(!check(constraint("zone", "LIKE", Some(".*")), "h", &r1, &[]));
+        assert!(check(constraint("zone", "UNLIKE", Some("a")), "h", &r1, &[]));
         // Invalid regex or missing value never match on attributes.
         assert!(!check(constraint("rack", "LIKE", Some("(")), "h", &r1, &[]));
         assert!(!check(constraint("rack", "UNLIKE", None), "h", &r1, &[]));
@@ -367,41 +260,16 @@ mod tests {
     #[test]
     fn attribute_values_are_printed_like_marathon() {
         let scalar = [Attribute::new_scalar("level", 2.0)];
-        assert!(check(
-            constraint("level", "LIKE", Some("2")),
-            "h",
-            &scalar,
-            &[]
-        ));
+        assert!(check(constraint("level", "LIKE", Some("2")), "h", &scalar, &[]));
         let big = [Attribute::new_scalar("mem", 1234.5)];
-        assert!(check(
-            constraint("mem", "LIKE", Some("1,234.5")),
-            "h",
-            &big,
-            &[]
-        ));
-        let ranges = [Attribute::new_ranges(
-            "r",
-            &Ranges::from_spans([(1, 2), (5, 9)]),
-        )];
-        assert!(check(
-            constraint("r", "CLUSTER", Some("[1-2,5-9]")),
-            "h",
-            &ranges,
-            &[]
-        ));
+        assert!(check(constraint("mem", "LIKE", Some("1,234.5")), "h", &big, &[]));
+        let ranges = [Attribute::new_ranges("r", &Ranges::from_spans([(1, 2), (5, 9)]))];
+        assert!(check(constraint("r", "CLUSTER", Some("[1-2,5-9]")), "h", &ranges, &[]));
         let mut set = Attribute::new_text("s", "");
         set.kind = common::resources::ValueType::Set;
         set.text = None;
-        set.set = Some(common::resources::ValueSet {
-            item: vec!["b".into(), "a".into()],
-        });
-        assert!(check(
-            constraint("s", "LIKE", Some(r"\{a,b\}")),
-            "h",
-            &[set],
-            &[]
-        ));
+        set.set = Some(common::resources::ValueSet { item: vec!["b".into(), "a".into()] });
+        assert!(check(constraint("s", "LIKE", Some(r"\{a,b\}")), "h", &[set], &[]));
     }
 
     #[test]
@@ -409,12 +277,7 @@ mod tests {
         let c = |v: Option<&str>| constraint("rack", "GROUP_BY", v);
         let r = |x: &str| [Attribute::new_text("rack", x)];
         // Unseen value: always accepted.
-        assert!(check(
-            c(None),
-            "h",
-            &r("r3"),
-            &[in_rack("a", "r1"), in_rack("b", "r2")]
-        ));
+        assert!(check(c(None), "h", &r("r3"), &[in_rack("a", "r1"), in_rack("b", "r2")]));
         // r1 has 2, r2 has 1: r1 is not the smallest group, r2 is.
         let placed = [in_rack("a", "r1"), in_rack("b", "r1"), in_rack("c", "r2")];
         assert!(!check(c(None), "h", &r("r1"), &placed));
@@ -425,74 +288,31 @@ mod tests {
         assert!(check(c(Some("3")), "h", &r("r3"), &two));
         assert!(check(c(Some("2")), "h", &r("r1"), &two));
         // Hostname grouping.
-        assert!(!check(
-            constraint("hostname", "GROUP_BY", None),
-            "a",
-            &[],
-            &[on("a"), on("a"), on("b")]
-        ));
-        assert!(check(
-            constraint("hostname", "GROUP_BY", None),
-            "b",
-            &[],
-            &[on("a"), on("a"), on("b")]
-        ));
+        assert!(!check(constraint("hostname", "GROUP_BY", None), "a", &[], &[on("a"), on("a"), on("b")]));
+        assert!(check(constraint("hostname", "GROUP_BY", None), "b", &[], &[on("a"), on("a"), on("b")]));
     }
 
     #[test]
     fn max_per_counts() {
         let c = || constraint("rack", "MAX_PER", Some("2"));
         let r1 = [Attribute::new_text("rack", "r1")];
-        assert!(check(
-            c(),
-            "h",
-            &r1,
-            &[in_rack("a", "r1"), in_rack("b", "r2")]
-        ));
-        assert!(!check(
-            c(),
-            "h",
-            &r1,
-            &[in_rack("a", "r1"), in_rack("b", "r1")]
-        ));
-        assert!(!check(
-            constraint("hostname", "MAX_PER", Some("1")),
-            "a",
-            &[],
-            &[on("a")]
-        ));
-        assert!(check(
-            constraint("hostname", "MAX_PER", Some("1")),
-            "b",
-            &[],
-            &[on("a")]
-        ));
-        assert!(!check(
-            constraint("hostname", "MAX_PER", Some("x")),
-            "b",
-            &[],
-            &[]
-        ));
+        assert!(check(c(), "h", &r1, &[in_rack("a", "r1"), in_rack("b", "r2")]));
+        assert!(!check(c(), "h", &r1, &[in_rack("a", "r1"), in_rack("b", "r1")]));
+        assert!(!check(constraint("hostname", "MAX_PER", Some("1")), "a", &[], &[on("a")]));
+        assert!(check(constraint("hostname", "MAX_PER", Some("1")), "b", &[], &[on("a")]));
+        assert!(!check(constraint("hostname", "MAX_PER", Some("x")), "b", &[], &[]));
     }
 
     #[test]
     fn all_constraints_and_failure_text() {
-        let app = app_with(vec![
-            constraint("hostname", "LIKE", Some("agent-.*")),
-            constraint("hostname", "UNIQUE", None),
-        ]);
+        let app =
+            app_with(vec![constraint("hostname", "LIKE", Some("agent-.*")), constraint("hostname", "UNIQUE", None)]);
         assert_eq!(meets_constraints(&app, "agent-1", &[], &[]), Ok(()));
         assert_eq!(
             meets_constraints(&app, "agent-1", &[], &[on("agent-1")]),
             Err(r#"["hostname","UNIQUE"]"#.to_string())
         );
-        assert_eq!(
-            meets_constraints(&app, "other", &[], &[]),
-            Err(r#"["hostname","LIKE","agent-.*"]"#.to_string())
-        );
-        assert!(
-            !check(constraint("hostname", "IS", Some("a")), "a", &[], &[]),
-            "unknown operator"
-        );
+        assert_eq!(meets_constraints(&app, "other", &[], &[]), Err(r#"["hostname","LIKE","agent-.*"]"#.to_string()));
+        assert!(!check(constraint("hostname", "IS", Some("a")), "a", &[], &[]), "unknown operator");
     }
 }

@@ -17,9 +17,7 @@
 use std::collections::BTreeSet;
 
 use common::mesos::Offer;
-use common::resources::{
-    Fixed, Ranges, ReservationFormat, Resource, ResourceEntry, ResourceValue, Resources, PORTS,
-};
+use common::resources::{Fixed, Ranges, ReservationFormat, Resource, ResourceEntry, ResourceValue, Resources, PORTS};
 
 use super::constraints::{meets_constraints, Placement};
 use super::MatchConfig;
@@ -101,18 +99,12 @@ pub struct NoMatch {
 impl NoMatch {
     /// A failure with a single reason.
     pub fn single(reason: NoMatchReason) -> Self {
-        NoMatch {
-            reasons: vec![reason],
-            constraint: None,
-        }
+        NoMatch { reasons: vec![reason], constraint: None }
     }
 
     /// The reported reason: the first in funnel order.
     pub fn reason(&self) -> NoMatchReason {
-        self.reasons
-            .first()
-            .copied()
-            .unwrap_or(NoMatchReason::InsufficientPorts)
+        self.reasons.first().copied().unwrap_or(NoMatchReason::InsufficientPorts)
     }
 
     #[cfg(test)]
@@ -174,11 +166,7 @@ pub fn accepted_roles(app: &AppDefinition, config: &MatchConfig) -> BTreeSet<Str
     if !app.accepted_resource_roles.is_empty() {
         return app.accepted_resource_roles.clone();
     }
-    if let Some(roles) = config
-        .default_accepted_resource_roles
-        .as_ref()
-        .filter(|r| !r.is_empty())
-    {
+    if let Some(roles) = config.default_accepted_resource_roles.as_ref().filter(|r| !r.is_empty()) {
         return roles.clone();
     }
     let mut roles = BTreeSet::from([UNRESERVED.to_string()]);
@@ -199,30 +187,19 @@ pub fn match_offer(
     config: &MatchConfig,
 ) -> Result<Match, NoMatch> {
     if app.is_resident() || app.has_persistent_volumes() {
-        return Err(NoMatch::single(
-            NoMatchReason::NoCorrespondingReservationFound,
-        ));
+        return Err(NoMatch::single(NoMatchReason::NoCorrespondingReservationFound));
     }
     let roles = accepted_roles(app, config);
     let accepts = |role: Option<&str>| roles.contains(role.unwrap_or(UNRESERVED));
 
     let mut reasons = Vec::new();
     let mut constraint = None;
-    if !offer
-        .resources
-        .iter()
-        .any(|r| accepts(r.reservation_role()))
-    {
+    if !offer.resources.iter().any(|r| accepts(r.reservation_role())) {
         reasons.push(NoMatchReason::UnfulfilledRole);
     }
 
     let mut consumed = Resources::new();
-    let scalars = [
-        ("cpus", app.cpus),
-        ("mem", app.mem),
-        ("disk", app.disk),
-        ("gpus", f64::from(app.gpus)),
-    ];
+    let scalars = [("cpus", app.cpus), ("mem", app.mem), ("disk", app.disk), ("gpus", f64::from(app.gpus))];
     for (name, amount) in scalars {
         if !consume_scalar(available, name, amount, &accepts, &mut consumed) {
             reasons.push(NoMatchReason::for_scalar(name));
@@ -252,10 +229,7 @@ pub fn match_offer(
     }
     reasons.sort_unstable();
     reasons.dedup();
-    Err(NoMatch {
-        reasons,
-        constraint,
-    })
+    Err(NoMatch { reasons, constraint })
 }
 
 /// Takes `amount` of scalar `name` from accepted entries (reserved before unreserved) into `consumed`;
@@ -275,13 +249,12 @@ fn consume_scalar(
     let candidates = || {
         let reserved = available.entries().iter().filter(|e| e.role().is_some());
         let unreserved = available.entries().iter().filter(|e| e.role().is_none());
-        reserved
-            .chain(unreserved)
-            .filter(move |e| e.name() == name && accepts(e.role()))
-            .filter_map(|e| match e.value() {
+        reserved.chain(unreserved).filter(move |e| e.name() == name && accepts(e.role())).filter_map(|e| {
+            match e.value() {
                 ResourceValue::Scalar(v) => Some((e.role(), v.milli())),
                 _ => None,
-            })
+            }
+        })
     };
     let total: i64 = candidates().map(|(_, v)| v).sum();
     if total < needed {
@@ -294,10 +267,7 @@ fn consume_scalar(
         }
         let take = have.min(left);
         left -= take;
-        consumed.push(
-            ResourceEntry::scalar(name, take as f64 / 1000.0)
-                .reserved_for(role.unwrap_or(UNRESERVED)),
-        );
+        consumed.push(ResourceEntry::scalar(name, take as f64 / 1000.0).reserved_for(role.unwrap_or(UNRESERVED)));
     }
     true
 }
@@ -316,8 +286,7 @@ enum PortRequest {
 /// The host port requests of `app`, one per port.
 fn port_requests(app: &AppDefinition) -> Vec<PortRequest> {
     let mappings = app.port_mappings();
-    let to_fixed =
-        |p: i32| u64::try_from(p).map_or(PortRequest::Fixed(u64::MAX), PortRequest::Fixed);
+    let to_fixed = |p: i32| u64::try_from(p).map_or(PortRequest::Fixed(u64::MAX), PortRequest::Fixed);
     if !mappings.is_empty() {
         mappings
             .iter()
@@ -328,10 +297,7 @@ fn port_requests(app: &AppDefinition) -> Vec<PortRequest> {
             })
             .collect()
     } else if app.require_ports {
-        app.port_definitions
-            .iter()
-            .map(|d| to_fixed(d.port))
-            .collect()
+        app.port_definitions.iter().map(|d| to_fixed(d.port)).collect()
     } else {
         vec![PortRequest::Dynamic; app.port_definitions.len()]
     }
@@ -358,9 +324,7 @@ fn match_ports(
             _ => None,
         })
         .collect();
-    let free = port_entries
-        .iter()
-        .fold(Ranges::new(), |acc, (_, r)| acc.union(r));
+    let free = port_entries.iter().fold(Ranges::new(), |acc, (_, r)| acc.union(r));
 
     let fixed: Vec<u64> = requests
         .iter()
@@ -372,10 +336,7 @@ fn match_ports(
     if !fixed.iter().all(|p| free.contains_value(*p)) {
         return None;
     }
-    let dynamic_count = requests
-        .iter()
-        .filter(|r| **r == PortRequest::Dynamic)
-        .count();
+    let dynamic_count = requests.iter().filter(|r| **r == PortRequest::Dynamic).count();
     let mut dynamic = if dynamic_count == 0 {
         Vec::new()
     } else {
@@ -408,8 +369,7 @@ fn match_ports(
         let hit = ranges.intersection(&remaining);
         if !hit.is_empty() {
             remaining = remaining.difference(&hit);
-            resources
-                .push(ResourceEntry::ranges(PORTS, hit).reserved_for(role.unwrap_or(UNRESERVED)));
+            resources.push(ResourceEntry::ranges(PORTS, hit).reserved_for(role.unwrap_or(UNRESERVED)));
         }
     }
     Some((host_ports, resources))
@@ -463,9 +423,7 @@ fn pick_ports(
 
 /// FNV-1a hash, for seeding.
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A tiny deterministic generator (SplitMix64).
@@ -508,10 +466,7 @@ mod tests {
     }
 
     fn lowest() -> MatchConfig {
-        MatchConfig {
-            port_selection: PortSelection::Lowest,
-            ..MatchConfig::default()
-        }
+        MatchConfig { port_selection: PortSelection::Lowest, ..MatchConfig::default() }
     }
 
     fn available(o: &Offer) -> Resources {
@@ -539,27 +494,20 @@ mod tests {
 
     #[test]
     fn basic_3_takes_exactly_the_fixed_host_port() {
-        let a = app(
-            json!({"id":"basic-3","cmd":"python3 -m http.server 8080","cpus":0.5,"mem":32.0,
+        let a = app(json!({"id":"basic-3","cmd":"python3 -m http.server 8080","cpus":0.5,"mem":32.0,
             "container":{"type":"DOCKER","docker":{"image":"python:3","network":"BRIDGE",
-            "portMappings":[{"containerPort":8080,"hostPort":31000,"servicePort":0,"protocol":"tcp"}]}}}),
-        );
+            "portMappings":[{"containerPort":8080,"hostPort":31000,"servicePort":0,"protocol":"tcp"}]}}}));
         let o = offer("cpus:1;mem:128;ports:[31000-32000]");
         let m = match_offer(&a, &o, &available(&o), &[], &cfg()).expect("match");
         assert_eq!(m.host_ports, vec![Some(31000)]);
         assert_eq!(m.resources.ports(), Ranges::from_values([31000]));
-        assert_eq!(
-            m.resources.to_string(),
-            "cpus:0.5;mem:32;ports:[31000-31000]"
-        );
+        assert_eq!(m.resources.to_string(), "cpus:0.5;mem:32;ports:[31000-31000]");
     }
 
     #[test]
     fn fixed_host_port_absent_is_insufficient_ports() {
-        let a = app(
-            json!({"id":"d","cpus":0.1,"mem":10,"container":{"type":"DOCKER","docker":{"image":"x",
-            "network":"BRIDGE","portMappings":[{"containerPort":80,"hostPort":8080}]}}}),
-        );
+        let a = app(json!({"id":"d","cpus":0.1,"mem":10,"container":{"type":"DOCKER","docker":{"image":"x",
+            "network":"BRIDGE","portMappings":[{"containerPort":80,"hostPort":8080}]}}}));
         let o = offer("cpus:1;mem:128;ports:[31000-32000]");
         let err = match_offer(&a, &o, &available(&o), &[], &cfg()).expect_err("no port 8080");
         assert_eq!(err.reason(), NoMatchReason::InsufficientPorts);
@@ -568,21 +516,13 @@ mod tests {
 
     #[test]
     fn bridge_mappings_mix_fixed_dynamic_and_none() {
-        let a = app(
-            json!({"id":"d","cpus":0.1,"mem":10,"container":{"type":"DOCKER","docker":{"image":"x",
-            "network":"BRIDGE","portMappings":[{"containerPort":80},{"containerPort":81,"hostPort":31000}]}}}),
-        );
+        let a = app(json!({"id":"d","cpus":0.1,"mem":10,"container":{"type":"DOCKER","docker":{"image":"x",
+            "network":"BRIDGE","portMappings":[{"containerPort":80},{"containerPort":81,"hostPort":31000}]}}}));
         let o = offer("cpus:1;mem:128;ports:[31000-31001]");
         let m = match_offer(&a, &o, &available(&o), &[], &cfg()).expect("match");
-        assert_eq!(
-            m.host_ports,
-            vec![Some(31001), Some(31000)],
-            "dynamic port avoids the fixed one"
-        );
-        let u = app(
-            json!({"id":"u","cpus":0.1,"mem":10,"container":{"type":"DOCKER","docker":{"image":"x",
-            "network":"USER","portMappings":[{"containerPort":80},{"containerPort":81,"hostPort":0}]}}}),
-        );
+        assert_eq!(m.host_ports, vec![Some(31001), Some(31000)], "dynamic port avoids the fixed one");
+        let u = app(json!({"id":"u","cpus":0.1,"mem":10,"container":{"type":"DOCKER","docker":{"image":"x",
+            "network":"USER","portMappings":[{"containerPort":80},{"containerPort":81,"hostPort":0}]}}}));
         let m = match_offer(&u, &o, &available(&o), &[], &lowest()).expect("match");
         assert_eq!(m.host_ports, vec![None, Some(31000)]);
         assert_eq!(m.assigned_host_ports(), vec![31000]);
@@ -620,15 +560,11 @@ mod tests {
 
     #[test]
     fn require_ports_uses_the_service_ports() {
-        let a = app(
-            json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"ports":[31005,31007],"requirePorts":true}),
-        );
+        let a = app(json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"ports":[31005,31007],"requirePorts":true}));
         let o = offer("cpus:1;mem:128;ports:[31000-32000]");
         let m = match_offer(&a, &o, &available(&o), &[], &cfg()).expect("match");
         assert_eq!(m.host_ports, vec![Some(31005), Some(31007)]);
-        let b = app(
-            json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"ports":[10000],"requirePorts":true}),
-        );
+        let b = app(json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"ports":[10000],"requirePorts":true}));
         let err = match_offer(&b, &o, &available(&o), &[], &cfg()).expect_err("10000 not offered");
         assert_eq!(err.reason(), NoMatchReason::InsufficientPorts);
     }
@@ -646,50 +582,24 @@ mod tests {
     fn roles_default_to_unreserved_plus_mesos_role() {
         let a = app(json!({"id":"a","cmd":"x","cpus":1,"mem":128,"portDefinitions":[]}));
         let reserved = offer_with("cpus(marathon):1;mem(marathon):128", "marathon");
-        let err = match_offer(&a, &reserved, &available(&reserved), &[], &cfg())
-            .expect_err("role not accepted");
+        let err = match_offer(&a, &reserved, &available(&reserved), &[], &cfg()).expect_err("role not accepted");
         assert_eq!(err.reason(), NoMatchReason::UnfulfilledRole);
         assert!(err.has(NoMatchReason::InsufficientCpus));
-        let with_role = MatchConfig {
-            mesos_role: Some("marathon".into()),
-            ..MatchConfig::default()
-        };
-        let m = match_offer(&a, &reserved, &available(&reserved), &[], &with_role)
-            .expect("role accepted");
-        assert_eq!(
-            m.resources.to_string(),
-            "cpus(marathon):1;mem(marathon):128"
-        );
+        let with_role = MatchConfig { mesos_role: Some("marathon".into()), ..MatchConfig::default() };
+        let m = match_offer(&a, &reserved, &available(&reserved), &[], &with_role).expect("role accepted");
+        assert_eq!(m.resources.to_string(), "cpus(marathon):1;mem(marathon):128");
         // Reserved resources are used first, then unreserved ones.
         let mixed = offer_with("cpus(marathon):0.5;cpus:2;mem:256", "marathon");
         let m = match_offer(&a, &mixed, &available(&mixed), &[], &with_role).expect("match");
-        assert_eq!(
-            m.resources.to_string(),
-            "cpus:0.5;cpus(marathon):0.5;mem:128"
-        );
+        assert_eq!(m.resources.to_string(), "cpus:0.5;cpus(marathon):0.5;mem:128");
         // acceptedResourceRoles restricts to the listed roles.
-        let only_reserved = app(
-            json!({"id":"a","cmd":"x","cpus":1,"mem":128,"portDefinitions":[],
-            "acceptedResourceRoles":["marathon"]}),
-        );
-        let err = match_offer(&only_reserved, &mixed, &available(&mixed), &[], &with_role)
-            .expect_err("only 0.5 reserved");
-        assert_eq!(
-            err.reasons,
-            vec![
-                NoMatchReason::InsufficientCpus,
-                NoMatchReason::InsufficientMemory
-            ]
-        );
+        let only_reserved = app(json!({"id":"a","cmd":"x","cpus":1,"mem":128,"portDefinitions":[],
+            "acceptedResourceRoles":["marathon"]}));
+        let err =
+            match_offer(&only_reserved, &mixed, &available(&mixed), &[], &with_role).expect_err("only 0.5 reserved");
+        assert_eq!(err.reasons, vec![NoMatchReason::InsufficientCpus, NoMatchReason::InsufficientMemory]);
         let unreserved = offer("cpus:4;mem:1024");
-        let err = match_offer(
-            &only_reserved,
-            &unreserved,
-            &available(&unreserved),
-            &[],
-            &cfg(),
-        )
-        .expect_err("no role");
+        let err = match_offer(&only_reserved, &unreserved, &available(&unreserved), &[], &cfg()).expect_err("no role");
         assert_eq!(err.reason().as_str(), "UnfulfilledRole");
     }
 
@@ -701,16 +611,12 @@ mod tests {
         let v1 = m.resources_v1(ReservationFormat::PreRefinement);
         assert_eq!(v1.len(), 2);
         assert!(v1.iter().all(|r| r.role.as_deref() == Some("*")));
-        assert!(v1
-            .iter()
-            .all(|r| r.allocation_info.as_ref().is_some_and(|a| a.role == "*")));
+        assert!(v1.iter().all(|r| r.allocation_info.as_ref().is_some_and(|a| a.role == "*")));
     }
 
     #[test]
     fn constraints_are_checked() {
-        let a = app(
-            json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"constraints":[["hostname","UNIQUE"]]}),
-        );
+        let a = app(json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"constraints":[["hostname","UNIQUE"]]}));
         let o = offer("cpus:1;mem:128;ports:[31000-32000]");
         let here = [Placement::new(o.hostname.clone(), Vec::new())];
         let err = match_offer(&a, &o, &available(&o), &here, &cfg()).expect_err("unique");
@@ -734,15 +640,10 @@ mod tests {
         let o = offer("cpus:1");
         let a = app(json!({"id":"a","cmd":"x"}));
         for seed in 0..50 {
-            let picked = pick_ports(&candidates, 7, PortSelection::Spread { seed }, &o, &a)
-                .expect("7 ports");
+            let picked = pick_ports(&candidates, 7, PortSelection::Spread { seed }, &o, &a).expect("7 ports");
             let mut sorted = picked.clone();
             sorted.sort_unstable();
-            assert_eq!(
-                sorted,
-                vec![100, 101, 102, 103, 104, 200, 201],
-                "all ports exactly once"
-            );
+            assert_eq!(sorted, vec![100, 101, 102, 103, 104, 200, 201], "all ports exactly once");
         }
         assert!(pick_ports(&candidates, 8, PortSelection::Lowest, &o, &a).is_none());
     }

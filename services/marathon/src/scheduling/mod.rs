@@ -155,16 +155,12 @@ impl PlacementIndex {
     /// Remembers an agent's attributes (agents' attributes do not change while they are registered).
     pub fn remember_agent(&mut self, agent_id: &str, attributes: &[Attribute]) {
         if self.agent_attributes.get(agent_id).map(Vec::as_slice) != Some(attributes) {
-            self.agent_attributes
-                .insert(agent_id.to_string(), attributes.to_vec());
+            self.agent_attributes.insert(agent_id.to_string(), attributes.to_vec());
         }
     }
 
     /// Builder form of [`PlacementIndex::remember_agent`] for many agents.
-    pub fn with_agent_attributes<'a>(
-        mut self,
-        agents: impl IntoIterator<Item = (&'a str, &'a [Attribute])>,
-    ) -> Self {
+    pub fn with_agent_attributes<'a>(mut self, agents: impl IntoIterator<Item = (&'a str, &'a [Attribute])>) -> Self {
         for (agent_id, attributes) in agents {
             self.remember_agent(agent_id, attributes);
         }
@@ -189,14 +185,9 @@ impl PlacementIndex {
                     .attributes
                     .clone()
                     .or_else(|| self.agent_attributes.get(&p.agent_id).cloned())
-                    .or_else(|| {
-                        (p.agent_id == offer.agent_id.value).then(|| offer.attributes.clone())
-                    })
+                    .or_else(|| (p.agent_id == offer.agent_id.value).then(|| offer.attributes.clone()))
                     .unwrap_or_default();
-                Placement {
-                    hostname: p.hostname.clone(),
-                    attributes,
-                }
+                Placement { hostname: p.hostname.clone(), attributes }
             })
             .collect()
     }
@@ -226,12 +217,7 @@ pub fn plan_launches(
     let mut slots: Vec<Slot<'_>> = queue
         .iter()
         .filter(|r| r.count > 0)
-        .map(|r| Slot {
-            app: r.app,
-            remaining: r.count,
-            placed: None,
-            done: false,
-        })
+        .map(|r| Slot { app: r.app, remaining: r.count, placed: None, done: false })
         .collect();
     let mut planned = Vec::new();
     let mut rejected = Vec::new();
@@ -255,21 +241,14 @@ pub fn plan_launches(
                     let task_id = new_task_id(&app.id);
                     let task = build_task(app, offer, &m, &task_id, config);
                     if let Some(list) = slot.placed.as_mut() {
-                        list.push(Placement {
-                            hostname: offer.hostname.clone(),
-                            attributes: offer.attributes.clone(),
-                        });
+                        list.push(Placement { hostname: offer.hostname.clone(), attributes: offer.attributes.clone() });
                     }
                     planned.push(PlannedLaunch {
                         app_id: app.id.clone(),
                         version: app.version,
                         task,
                         host_ports: m.assigned_host_ports(),
-                        service_ports: app
-                            .service_ports()
-                            .into_iter()
-                            .filter_map(|p| u32::try_from(p).ok())
-                            .collect(),
+                        service_ports: app.service_ports().into_iter().filter_map(|p| u32::try_from(p).ok()).collect(),
                         matched: m,
                     });
                     slot.remaining -= 1;
@@ -356,19 +335,12 @@ mod tests {
 
     #[test]
     fn basic_0_plans_one_task_with_port_env() {
-        let mut a = app(
-            json!({"id":"basic-0","cmd":"while [ true ] ; do echo 'Hello Marathon' ; sleep 5 ; done",
-            "cpus":0.1,"mem":10.0,"instances":1}),
-        );
-        assign_service_ports(&mut a, &BTreeSet::new(), None, (10000, 20000))
-            .expect("service ports");
+        let mut a = app(json!({"id":"basic-0","cmd":"while [ true ] ; do echo 'Hello Marathon' ; sleep 5 ; done",
+            "cpus":0.1,"mem":10.0,"instances":1}));
+        assign_service_ports(&mut a, &BTreeSet::new(), None, (10000, 20000)).expect("service ports");
         let o = offer("cpus:2;mem:1024;disk:1000;ports:[31000-32000]");
-        let (planned, rejected) = plan_launches(
-            &o,
-            &[LaunchRequest { app: &a, count: 1 }],
-            &PlacementIndex::new(),
-            &MatchConfig::default(),
-        );
+        let (planned, rejected) =
+            plan_launches(&o, &[LaunchRequest { app: &a, count: 1 }], &PlacementIndex::new(), &MatchConfig::default());
         assert!(rejected.is_empty());
         assert_eq!(planned.len(), 1);
         let launch = &planned[0];
@@ -382,18 +354,10 @@ mod tests {
             .command
             .as_ref()
             .and_then(|c| c.environment.as_ref())
-            .map(|e| {
-                e.variables
-                    .iter()
-                    .map(|v| (v.name.clone(), v.value.clone()))
-                    .collect()
-            })
+            .map(|e| e.variables.iter().map(|v| (v.name.clone(), v.value.clone())).collect())
             .expect("env");
         let get = |n: &str| env.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-        assert_eq!(
-            get("MESOS_TASK_ID"),
-            Some(launch.task.task_id.value.clone())
-        );
+        assert_eq!(get("MESOS_TASK_ID"), Some(launch.task.task_id.value.clone()));
         assert_eq!(get("PORT0"), Some(host_port.clone()));
         assert_eq!(get("PORT"), Some(host_port.clone()));
         assert_eq!(get("PORTS"), Some(host_port.clone()));
@@ -406,29 +370,16 @@ mod tests {
 
     #[test]
     fn basic_3_takes_exactly_31000() {
-        let a = app(
-            json!({"id":"basic-3","cmd":"python3 -m http.server 8080","cpus":0.5,"mem":32.0,
+        let a = app(json!({"id":"basic-3","cmd":"python3 -m http.server 8080","cpus":0.5,"mem":32.0,
             "container":{"type":"DOCKER","volumes":[],"docker":{"image":"python:3","network":"BRIDGE",
             "portMappings":[{"containerPort":8080,"hostPort":31000,"servicePort":0,"protocol":"tcp"}],
-            "privileged":false,"parameters":[],"forcePullImage":true}}}),
-        );
+            "privileged":false,"parameters":[],"forcePullImage":true}}}));
         let o = offer("cpus:2;mem:1024;ports:[31000-32000]");
-        let (planned, rejected) = plan_launches(
-            &o,
-            &[LaunchRequest { app: &a, count: 2 }],
-            &PlacementIndex::new(),
-            &MatchConfig::default(),
-        );
-        assert_eq!(
-            planned.len(),
-            1,
-            "the second instance cannot get port 31000 again"
-        );
+        let (planned, rejected) =
+            plan_launches(&o, &[LaunchRequest { app: &a, count: 2 }], &PlacementIndex::new(), &MatchConfig::default());
+        assert_eq!(planned.len(), 1, "the second instance cannot get port 31000 again");
         assert_eq!(planned[0].host_ports, vec![31000]);
-        assert_eq!(
-            planned[0].matched.resources.ports().to_string(),
-            "[31000-31000]"
-        );
+        assert_eq!(planned[0].matched.resources.ports().to_string(), "[31000-31000]");
         assert_eq!(rejected.len(), 1);
         assert_eq!(rejected[0].1.reason(), NoMatchReason::InsufficientPorts);
     }
@@ -438,31 +389,15 @@ mod tests {
         let a = app(json!({"id":"a","cmd":"x","cpus":0.1,"mem":10}));
         let o = offer("cpus:10;mem:1024;ports:[31000-32000]");
         let request = [LaunchRequest { app: &a, count: 20 }];
-        let (planned, rejected) = plan_launches(
-            &o,
-            &request,
-            &PlacementIndex::new(),
-            &MatchConfig::default(),
-        );
+        let (planned, rejected) = plan_launches(&o, &request, &PlacementIndex::new(), &MatchConfig::default());
         assert_eq!(planned.len(), 5);
         assert!(rejected.is_empty());
         let ports: BTreeSet<u32> = planned.iter().flat_map(|p| p.host_ports.clone()).collect();
         assert_eq!(ports.len(), 5, "every instance gets its own host port");
-        let ids: BTreeSet<&str> = planned
-            .iter()
-            .map(|p| p.task.task_id.value.as_str())
-            .collect();
+        let ids: BTreeSet<&str> = planned.iter().map(|p| p.task.task_id.value.as_str()).collect();
         assert_eq!(ids.len(), 5);
-        let config = MatchConfig {
-            max_instances_per_offer: 2,
-            ..MatchConfig::default()
-        };
-        assert_eq!(
-            plan_launches(&o, &request, &PlacementIndex::new(), &config)
-                .0
-                .len(),
-            2
-        );
+        let config = MatchConfig { max_instances_per_offer: 2, ..MatchConfig::default() };
+        assert_eq!(plan_launches(&o, &request, &PlacementIndex::new(), &config).0.len(), 2);
     }
 
     #[test]
@@ -470,118 +405,64 @@ mod tests {
         let a = app(json!({"id":"a","cmd":"x","cpus":1,"mem":10,"portDefinitions":[]}));
         let b = app(json!({"id":"b","cmd":"x","cpus":1,"mem":10,"portDefinitions":[]}));
         let o = offer("cpus:3;mem:1024");
-        let queue = [
-            LaunchRequest { app: &a, count: 3 },
-            LaunchRequest { app: &b, count: 3 },
-        ];
-        let (planned, rejected) =
-            plan_launches(&o, &queue, &PlacementIndex::new(), &MatchConfig::default());
+        let queue = [LaunchRequest { app: &a, count: 3 }, LaunchRequest { app: &b, count: 3 }];
+        let (planned, rejected) = plan_launches(&o, &queue, &PlacementIndex::new(), &MatchConfig::default());
         let order: Vec<String> = planned.iter().map(|p| p.app_id.to_string()).collect();
         assert_eq!(order, vec!["/a", "/b", "/a"]);
         assert_eq!(rejected.len(), 2);
-        assert!(rejected
-            .iter()
-            .all(|(_, r)| r.reason() == NoMatchReason::InsufficientCpus));
+        assert!(rejected.iter().all(|(_, r)| r.reason() == NoMatchReason::InsufficientCpus));
     }
 
     #[test]
     fn unique_hostname_within_one_offer() {
-        let a = app(
-            json!({"id":"u","cmd":"x","cpus":0.1,"mem":10,"constraints":[["hostname","UNIQUE"]]}),
-        );
+        let a = app(json!({"id":"u","cmd":"x","cpus":0.1,"mem":10,"constraints":[["hostname","UNIQUE"]]}));
         let o = offer("cpus:10;mem:1024;ports:[31000-32000]");
-        let (planned, rejected) = plan_launches(
-            &o,
-            &[LaunchRequest { app: &a, count: 2 }],
-            &PlacementIndex::new(),
-            &MatchConfig::default(),
-        );
+        let (planned, rejected) =
+            plan_launches(&o, &[LaunchRequest { app: &a, count: 2 }], &PlacementIndex::new(), &MatchConfig::default());
         assert_eq!(planned.len(), 1);
         assert_eq!(rejected[0].1.reason(), NoMatchReason::UnfulfilledConstraint);
-        assert_eq!(
-            rejected[0].1.constraint.as_deref(),
-            Some(r#"["hostname","UNIQUE"]"#)
-        );
+        assert_eq!(rejected[0].1.constraint.as_deref(), Some(r#"["hostname","UNIQUE"]"#));
     }
 
     #[test]
     fn max_per_and_existing_instances() {
-        let a = app(
-            json!({"id":"m","cmd":"x","cpus":0.1,"mem":10,"version":"2020-01-01T00:00:00.000Z",
-            "constraints":[["rack","MAX_PER","2"]]}),
-        );
+        let a = app(json!({"id":"m","cmd":"x","cpus":0.1,"mem":10,"version":"2020-01-01T00:00:00.000Z",
+            "constraints":[["rack","MAX_PER","2"]]}));
         let mut o = offer("cpus:10;mem:1024;ports:[31000-32000]");
         o.attributes = vec![Attribute::new_text("rack", "r1")];
         let request = [LaunchRequest { app: &a, count: 5 }];
-        let (planned, _) = plan_launches(
-            &o,
-            &request,
-            &PlacementIndex::new(),
-            &MatchConfig::default(),
-        );
+        let (planned, _) = plan_launches(&o, &request, &PlacementIndex::new(), &MatchConfig::default());
         assert_eq!(planned.len(), 2);
 
         // One instance already runs on another agent of rack r1: only one more fits.
         let existing = instance("/m", "agent-2", "agent-2.example.com", a.version);
         let index = PlacementIndex::from_instances([&existing])
             .with_agent_attributes([("agent-2", &[Attribute::new_text("rack", "r1")][..])]);
-        assert_eq!(
-            plan_launches(&o, &request, &index, &MatchConfig::default())
-                .0
-                .len(),
-            1
-        );
+        assert_eq!(plan_launches(&o, &request, &index, &MatchConfig::default()).0.len(), 1);
 
         // Agent attributes unknown: the instance does not count for the rack.
         let index = PlacementIndex::from_instances([&existing]);
-        assert_eq!(
-            plan_launches(&o, &request, &index, &MatchConfig::default())
-                .0
-                .len(),
-            2
-        );
+        assert_eq!(plan_launches(&o, &request, &index, &MatchConfig::default()).0.len(), 2);
 
         // An instance on the offer's own agent takes the offer's attributes.
         let here = instance("/m", "agent-1", "agent-1.example.com", a.version);
         let index = PlacementIndex::from_instances([&here]);
-        assert_eq!(
-            plan_launches(&o, &request, &index, &MatchConfig::default())
-                .0
-                .len(),
-            1
-        );
+        assert_eq!(plan_launches(&o, &request, &index, &MatchConfig::default()).0.len(), 1);
 
         // Instances of an older configuration are ignored.
         let old = Timestamp::parse("2019-01-01T00:00:00.000Z").expect("ts");
-        let index = PlacementIndex::from_instances([&instance(
-            "/m",
-            "agent-1",
-            "agent-1.example.com",
-            old,
-        )]);
-        assert_eq!(
-            plan_launches(&o, &request, &index, &MatchConfig::default())
-                .0
-                .len(),
-            2
-        );
+        let index = PlacementIndex::from_instances([&instance("/m", "agent-1", "agent-1.example.com", old)]);
+        assert_eq!(plan_launches(&o, &request, &index, &MatchConfig::default()).0.len(), 2);
     }
 
     #[test]
     fn group_by_within_one_offer() {
-        let a = app(
-            json!({"id":"g","cmd":"x","cpus":0.1,"mem":10,"constraints":[["rack","GROUP_BY","2"]]}),
-        );
+        let a = app(json!({"id":"g","cmd":"x","cpus":0.1,"mem":10,"constraints":[["rack","GROUP_BY","2"]]}));
         let mut o = offer("cpus:10;mem:1024;ports:[31000-32000]");
         o.attributes = vec![Attribute::new_text("rack", "r1")];
         let request = [LaunchRequest { app: &a, count: 5 }];
         // First instance opens group r1; a second one is refused until 2 groups exist.
-        let (planned, rejected) = plan_launches(
-            &o,
-            &request,
-            &PlacementIndex::new(),
-            &MatchConfig::default(),
-        );
+        let (planned, rejected) = plan_launches(&o, &request, &PlacementIndex::new(), &MatchConfig::default());
         assert_eq!(planned.len(), 1);
         assert_eq!(rejected[0].1.reason(), NoMatchReason::UnfulfilledConstraint);
         // With r1:1 and r2:1 placed, r1 is a smallest group: one more fits, then r1 is bigger.
@@ -597,12 +478,7 @@ mod tests {
                 },
             );
         }
-        assert_eq!(
-            plan_launches(&o, &request, &index, &MatchConfig::default())
-                .0
-                .len(),
-            1
-        );
+        assert_eq!(plan_launches(&o, &request, &index, &MatchConfig::default()).0.len(), 1);
     }
 
     #[test]
@@ -611,17 +487,11 @@ mod tests {
         let mut o = offer("cpus:1");
         o.attributes = vec![Attribute::new_text("rack", "r1")];
         let mut index = PlacementIndex::new();
-        index.add(
-            &instance("/m", "agent-1", "agent-1.example.com", a.version),
-            &o,
-        );
+        index.add(&instance("/m", "agent-1", "agent-1.example.com", a.version), &o);
         let mut other = o.clone();
         other.agent_id.value = "agent-9".into();
         let placements = index.placements_for(&a, &other);
-        assert_eq!(
-            placements,
-            vec![Placement::new("agent-1.example.com", o.attributes.clone())]
-        );
+        assert_eq!(placements, vec![Placement::new("agent-1.example.com", o.attributes.clone())]);
         assert_eq!(index.instances(&a.id).len(), 1);
     }
 
@@ -629,39 +499,25 @@ mod tests {
     fn empty_queue_and_zero_counts() {
         let a = app(json!({"id":"a","cmd":"x","cpus":0.1,"mem":10}));
         let o = offer("cpus:1;mem:128;ports:[31000-32000]");
-        let (planned, rejected) = plan_launches(
-            &o,
-            &[LaunchRequest { app: &a, count: 0 }],
-            &PlacementIndex::new(),
-            &MatchConfig::default(),
-        );
+        let (planned, rejected) =
+            plan_launches(&o, &[LaunchRequest { app: &a, count: 0 }], &PlacementIndex::new(), &MatchConfig::default());
         assert!(planned.is_empty() && rejected.is_empty());
-        assert!(
-            plan_launches(&o, &[], &PlacementIndex::new(), &MatchConfig::default())
-                .0
-                .is_empty()
-        );
+        assert!(plan_launches(&o, &[], &PlacementIndex::new(), &MatchConfig::default()).0.is_empty());
     }
 
     #[test]
     fn matching_is_fast_enough() {
         let apps: Vec<AppDefinition> = (0..20)
             .map(|i| {
-                app(
-                    json!({"id": format!("app-{i}"), "cmd":"x","cpus":0.1,"mem":16,"ports":[0,0],
-                "labels":{"a":"b"}}),
-                )
+                app(json!({"id": format!("app-{i}"), "cmd":"x","cpus":0.1,"mem":16,"ports":[0,0],
+                "labels":{"a":"b"}}))
             })
             .collect();
-        let queue: Vec<LaunchRequest> = apps
-            .iter()
-            .map(|a| LaunchRequest { app: a, count: 3 })
-            .collect();
+        let queue: Vec<LaunchRequest> = apps.iter().map(|a| LaunchRequest { app: a, count: 3 }).collect();
         let o = offer("cpus:8;mem:16384;disk:10000;ports:[31000-32000]");
         let started = std::time::Instant::now();
         for _ in 0..1000 {
-            let (planned, _) =
-                plan_launches(&o, &queue, &PlacementIndex::new(), &MatchConfig::default());
+            let (planned, _) = plan_launches(&o, &queue, &PlacementIndex::new(), &MatchConfig::default());
             assert_eq!(planned.len(), 5);
         }
         // 1000 offers (5 tasks each) well under a few seconds even in debug builds.

@@ -13,17 +13,16 @@
 //!   MESOS_TCP).
 
 use common::mesos::{
-    CommandInfo, CommandUri, ContainerInfo, DockerInfo, DurationInfo, Environment, Id, KillPolicy,
-    Label, Labels, Offer, Parameter as MesosParameter, PortMapping as MesosPortMapping, TaskInfo,
-    Variable, Volume as MesosVolume,
+    CommandInfo, CommandUri, ContainerInfo, DockerInfo, DurationInfo, Environment, Id, KillPolicy, Label, Labels,
+    Offer, Parameter as MesosParameter, PortMapping as MesosPortMapping, TaskInfo, Variable, Volume as MesosVolume,
 };
 use serde_json::{json, Map, Value};
 
 use super::matching::{Match, SplitMix64};
 use super::MatchConfig;
 use crate::app::{
-    AppDefinition, ContainerType, DockerNetwork, EnvVarValue, HealthCheck, HealthCheckProtocol,
-    PortReference, RANDOM_PORT,
+    AppDefinition, ContainerType, DockerNetwork, EnvVarValue, HealthCheck, HealthCheckProtocol, PortReference,
+    RANDOM_PORT,
 };
 
 /// Prefix of the per-label environment variables.
@@ -35,13 +34,7 @@ const MAX_LABEL_KEY_LENGTH: usize = MAX_ENV_VALUE_LENGTH - LABEL_PREFIX.len();
 
 /// Builds the `TaskInfo` launching one instance of `app` on `offer` with the resources and host ports of
 /// `m` and the task id `task_id`.
-pub fn build_task(
-    app: &AppDefinition,
-    offer: &Offer,
-    m: &Match,
-    task_id: &str,
-    config: &MatchConfig,
-) -> TaskInfo {
+pub fn build_task(app: &AppDefinition, offer: &Offer, m: &Match, task_id: &str, config: &MatchConfig) -> TaskInfo {
     let name = app.id.to_hostname();
     let container = container_info(app, &m.host_ports, task_id);
     let mut command = command_info(app, task_id, &offer.hostname, &m.host_ports, config);
@@ -55,28 +48,15 @@ pub fn build_task(
             command.shell = true;
             command.arguments.clear();
             let mut info = Map::new();
-            info.insert(
-                "executor_id".into(),
-                json!({"value": format!("marathon-{task_id}")}),
-            );
-            info.insert(
-                "command".into(),
-                serde_json::to_value(&command).unwrap_or(Value::Null),
-            );
+            info.insert("executor_id".into(), json!({"value": format!("marathon-{task_id}")}));
+            info.insert("command".into(), serde_json::to_value(&command).unwrap_or(Value::Null));
             if let Some(c) = &container {
-                info.insert(
-                    "container".into(),
-                    serde_json::to_value(c).unwrap_or(Value::Null),
-                );
+                info.insert("container".into(), serde_json::to_value(c).unwrap_or(Value::Null));
             }
             Some(Value::Object(info))
         }
     };
-    let (command, container) = if executor.is_some() {
-        (None, None)
-    } else {
-        (Some(command), container)
-    };
+    let (command, container) = if executor.is_some() { (None, None) } else { (Some(command), container) };
 
     TaskInfo {
         name: name.clone(),
@@ -88,11 +68,9 @@ pub fn build_task(
         container,
         health_check: mesos_health_check(app, &m.host_ports),
         check: None,
-        kill_policy: app.task_kill_grace_period_seconds.map(|s| KillPolicy {
-            grace_period: Some(DurationInfo {
-                nanoseconds: s.saturating_mul(1_000_000_000),
-            }),
-        }),
+        kill_policy: app
+            .task_kill_grace_period_seconds
+            .map(|s| KillPolicy { grace_period: Some(DurationInfo { nanoseconds: s.saturating_mul(1_000_000_000) }) }),
         data: None,
         labels: (!app.labels.is_empty()).then(|| mesos_labels(app.labels.iter())),
         discovery: Some(discovery_info(app, &name, &m.host_ports)),
@@ -119,9 +97,7 @@ fn command_info(
                 output_file: f.dest_path.clone(),
             })
             .collect(),
-        environment: Some(Environment {
-            variables: task_environment(app, task_id, host, host_ports, config),
-        }),
+        environment: Some(Environment { variables: task_environment(app, task_id, host, host_ports, config) }),
         shell: true,
         value: None,
         arguments: Vec::new(),
@@ -205,9 +181,7 @@ fn docker_image(app: &AppDefinition) -> Option<&str> {
 pub fn labels_env(app: &AppDefinition) -> Vec<(String, String)> {
     let mut valid: Vec<(String, String)> = Vec::new();
     for (key, value) in &app.labels {
-        if key.encode_utf16().count() >= MAX_LABEL_KEY_LENGTH
-            || value.encode_utf16().count() >= MAX_ENV_VALUE_LENGTH
-        {
+        if key.encode_utf16().count() >= MAX_LABEL_KEY_LENGTH || value.encode_utf16().count() >= MAX_ENV_VALUE_LENGTH {
             continue;
         }
         let key = sanitize_label_key(key);
@@ -216,17 +190,9 @@ pub fn labels_env(app: &AppDefinition) -> Vec<(String, String)> {
             None => valid.push((key, value.clone())),
         }
     }
-    let names = valid
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let names = valid.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(" ");
     let mut out = vec![("MARATHON_APP_LABELS".to_string(), names)];
-    out.extend(
-        valid
-            .into_iter()
-            .map(|(k, v)| (format!("{LABEL_PREFIX}{k}"), v)),
-    );
+    out.extend(valid.into_iter().map(|(k, v)| (format!("{LABEL_PREFIX}{k}"), v)));
     out
 }
 
@@ -254,27 +220,16 @@ pub fn ports_env(app: &AppDefinition, host_ports: &[Option<u32>]) -> Vec<(String
         return Vec::new();
     }
     let requested: Vec<(Option<&str>, i32)> = if app.port_mappings().is_empty() {
-        app.port_definitions
-            .iter()
-            .map(|d| (d.name.as_deref(), d.port))
-            .collect()
+        app.port_definitions.iter().map(|d| (d.name.as_deref(), d.port)).collect()
     } else {
-        app.port_mappings()
-            .iter()
-            .map(|m| (m.name.as_deref(), m.container_port))
-            .collect()
+        app.port_mappings().iter().map(|m| (m.name.as_deref(), m.container_port)).collect()
     };
 
     // Container-port-only mappings with container port 0 get a generated port in 1025..=65535 that
     // collides with no other port of the task (deterministic per app).
     let mut consumed: Vec<i64> = requested.iter().map(|(_, p)| i64::from(*p)).collect();
     consumed.extend(host_ports.iter().flatten().map(|p| i64::from(*p)));
-    let mut rng = SplitMix64::new(
-        app.id
-            .to_string()
-            .bytes()
-            .fold(7u64, |h, b| h.wrapping_mul(31) ^ u64::from(b)),
-    );
+    let mut rng = SplitMix64::new(app.id.to_string().bytes().fold(7u64, |h, b| h.wrapping_mul(31) ^ u64::from(b)));
     let mut generated: Vec<Option<i64>> = vec![None; host_ports.len()];
 
     let mut env = Vec::new();
@@ -292,9 +247,7 @@ pub fn ports_env(app: &AppDefinition, host_ports: &[Option<u32>]) -> Vec<(String
                 generated[index] = Some(port);
                 env.push((format!("PORT{index}"), port.to_string()));
             }
-            (None, Some((_, container))) => {
-                env.push((format!("PORT{index}"), container.to_string()))
-            }
+            (None, Some((_, container))) => env.push((format!("PORT{index}"), container.to_string())),
             (None, None) => {}
         }
     }
@@ -334,18 +287,10 @@ pub fn java_double(value: f64) -> String {
         return "NaN".into();
     }
     if value.is_infinite() {
-        return if value > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
+        return if value > 0.0 { "Infinity".into() } else { "-Infinity".into() };
     }
     if value == 0.0 {
-        return if value.is_sign_negative() {
-            "-0.0".into()
-        } else {
-            "0.0".into()
-        };
+        return if value.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
     }
     let magnitude = value.abs();
     if (1e-3..1e7).contains(&magnitude) {
@@ -368,14 +313,7 @@ pub fn java_double(value: f64) -> String {
 
 /// Mesos labels from key/value pairs.
 fn mesos_labels<'a>(labels: impl Iterator<Item = (&'a String, &'a String)>) -> Labels {
-    Labels {
-        labels: labels
-            .map(|(k, v)| Label {
-                key: k.clone(),
-                value: Some(v.clone()),
-            })
-            .collect(),
-    }
+    Labels { labels: labels.map(|(k, v)| Label { key: k.clone(), value: Some(v.clone()) }).collect() }
 }
 
 /// Labels as discovery JSON (`{"labels":[{key,value}]}`).
@@ -385,11 +323,7 @@ fn labels_json<'a>(labels: impl Iterator<Item = (&'a str, &'a str)>) -> Value {
 }
 
 /// The container of the task: `None` without container and `ipAddress`.
-fn container_info(
-    app: &AppDefinition,
-    host_ports: &[Option<u32>],
-    task_id: &str,
-) -> Option<ContainerInfo> {
+fn container_info(app: &AppDefinition, host_ports: &[Option<u32>], task_id: &str) -> Option<ContainerInfo> {
     if app.container.is_none() && app.ip_address.is_none() {
         return None;
     }
@@ -421,10 +355,7 @@ fn container_info(
                 .zip(host_ports)
                 .filter_map(|(m, host)| Some((m, (*host)?)))
                 .flat_map(|(m, host)| {
-                    let container_port = u32::try_from(m.container_port)
-                        .ok()
-                        .filter(|p| *p != 0)
-                        .unwrap_or(host);
+                    let container_port = u32::try_from(m.container_port).ok().filter(|p| *p != 0).unwrap_or(host);
                     m.protocol.split(',').map(move |protocol| MesosPortMapping {
                         host_port: host,
                         container_port,
@@ -435,22 +366,12 @@ fn container_info(
             let mut parameters: Vec<MesosParameter> = docker
                 .parameters
                 .iter()
-                .map(|p| MesosParameter {
-                    key: p.key.clone(),
-                    value: p.value.clone(),
-                })
+                .map(|p| MesosParameter { key: p.key.clone(), value: p.value.clone() })
                 .collect();
-            parameters.push(MesosParameter {
-                key: "label".into(),
-                value: format!("MESOS_TASK_ID={task_id}"),
-            });
+            parameters.push(MesosParameter { key: "label".into(), value: format!("MESOS_TASK_ID={task_id}") });
             info.docker = Some(DockerInfo {
                 image: docker.image.clone(),
-                network: docker
-                    .network
-                    .unwrap_or(DockerNetwork::Host)
-                    .as_str()
-                    .to_string(),
+                network: docker.network.unwrap_or(DockerNetwork::Host).as_str().to_string(),
                 port_mappings,
                 privileged: Some(docker.privileged),
                 parameters,
@@ -463,10 +384,7 @@ fn container_info(
         if !ip.groups.is_empty() {
             network.insert("groups".into(), json!(ip.groups));
         }
-        network.insert(
-            "labels".into(),
-            labels_json(ip.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        );
+        network.insert("labels".into(), labels_json(ip.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         network.insert("ip_addresses".into(), json!([{}]));
         if let Some(name) = &ip.network_name {
             network.insert("name".into(), json!(name));
@@ -479,10 +397,7 @@ fn container_info(
 /// `DiscoveryInfo`: visibility FRAMEWORK, the task name and the task's ports (port mappings get a
 /// `network-scope` label; port definitions are split per protocol).
 fn discovery_info(app: &AppDefinition, name: &str, host_ports: &[Option<u32>]) -> Value {
-    let uses_docker = app
-        .container
-        .as_ref()
-        .is_some_and(|c| c.kind == ContainerType::Docker && c.docker.is_some());
+    let uses_docker = app.container.as_ref().is_some_and(|c| c.kind == ContainerType::Docker && c.docker.is_some());
     let mut ports: Vec<Value> = Vec::new();
     let port = |number: i64, name: Option<&str>, protocol: &str, labels: Vec<(&str, &str)>| {
         let mut p = Map::new();
@@ -499,27 +414,14 @@ fn discovery_info(app: &AppDefinition, name: &str, host_ports: &[Option<u32>]) -
     match &app.ip_address {
         Some(ip) if !uses_docker && !ip.discovery_ports.is_empty() => {
             for d in &ip.discovery_ports {
-                let mut labels: Vec<(&str, &str)> = d
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
+                let mut labels: Vec<(&str, &str)> = d.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 set_label(&mut labels, "network-scope", "container");
-                ports.push(port(
-                    i64::from(d.number),
-                    Some(&d.name),
-                    &d.protocol,
-                    labels,
-                ));
+                ports.push(port(i64::from(d.number), Some(&d.name), &d.protocol, labels));
             }
         }
         _ if !app.port_mappings().is_empty() => {
             for (m, host) in app.port_mappings().iter().zip(host_ports) {
-                let mut labels: Vec<(&str, &str)> = m
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
+                let mut labels: Vec<(&str, &str)> = m.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 let (number, scope) = match host {
                     Some(h) => (i64::from(*h), "host"),
                     None => (i64::from(m.container_port), "container"),
@@ -532,11 +434,7 @@ fn discovery_info(app: &AppDefinition, name: &str, host_ports: &[Option<u32>]) -
             for (d, host) in app.port_definitions.iter().zip(host_ports) {
                 if let Some(h) = host {
                     for protocol in d.protocol.split(',') {
-                        let labels = d
-                            .labels
-                            .iter()
-                            .map(|(k, v)| (k.as_str(), v.as_str()))
-                            .collect();
+                        let labels = d.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                         ports.push(port(i64::from(*h), d.name.as_deref(), protocol, labels));
                     }
                 }
@@ -562,14 +460,8 @@ struct PortAssignment<'a> {
 }
 
 /// Port assignments per `NetworkInfo.computePortAssignments`.
-fn port_assignments<'a>(
-    app: &'a AppDefinition,
-    host_ports: &[Option<u32>],
-) -> Vec<PortAssignment<'a>> {
-    if matches!(
-        app.docker_network(),
-        Some(DockerNetwork::Bridge | DockerNetwork::User)
-    ) {
+fn port_assignments<'a>(app: &'a AppDefinition, host_ports: &[Option<u32>]) -> Vec<PortAssignment<'a>> {
+    if matches!(app.docker_network(), Some(DockerNetwork::Bridge | DockerNetwork::User)) {
         app.port_mappings()
             .iter()
             .zip(host_ports.iter().chain(std::iter::repeat(&None)))
@@ -577,31 +469,20 @@ fn port_assignments<'a>(
                 name: m.name.as_deref(),
                 host_port: *host,
                 // A container port of 0 is bound to the host port in the TaskInfo.
-                container_port: u32::try_from(m.container_port)
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .or(*host),
+                container_port: u32::try_from(m.container_port).ok().filter(|p| *p != 0).or(*host),
             })
             .collect()
     } else if let Some(ip) = &app.ip_address {
         ip.discovery_ports
             .iter()
             .zip(host_ports)
-            .map(|(d, host)| PortAssignment {
-                name: Some(d.name.as_str()),
-                host_port: *host,
-                container_port: None,
-            })
+            .map(|(d, host)| PortAssignment { name: Some(d.name.as_str()), host_port: *host, container_port: None })
             .collect()
     } else {
         app.port_definitions
             .iter()
             .zip(host_ports)
-            .map(|(d, host)| PortAssignment {
-                name: d.name.as_deref(),
-                host_port: *host,
-                container_port: None,
-            })
+            .map(|(d, host)| PortAssignment { name: d.name.as_deref(), host_port: *host, container_port: None })
             .collect()
     }
 }
@@ -619,47 +500,22 @@ fn mesos_health_check(app: &AppDefinition, host_ports: &[Option<u32>]) -> Option
     };
     out.insert("type".into(), json!(kind));
     out.insert("delay_seconds".into(), json!(check.delay_seconds as f64));
-    out.insert(
-        "interval_seconds".into(),
-        json!(check.interval_seconds as f64),
-    );
-    out.insert(
-        "timeout_seconds".into(),
-        json!(check.timeout_seconds as f64),
-    );
-    out.insert(
-        "consecutive_failures".into(),
-        json!(check.max_consecutive_failures.max(0)),
-    );
-    out.insert(
-        "grace_period_seconds".into(),
-        json!(check.grace_period_seconds as f64),
-    );
+    out.insert("interval_seconds".into(), json!(check.interval_seconds as f64));
+    out.insert("timeout_seconds".into(), json!(check.timeout_seconds as f64));
+    out.insert("consecutive_failures".into(), json!(check.max_consecutive_failures.max(0)));
+    out.insert("grace_period_seconds".into(), json!(check.grace_period_seconds as f64));
     match check.protocol {
         HealthCheckProtocol::Command => {
-            out.insert(
-                "command".into(),
-                json!({"shell": true, "value": check.command.clone().unwrap_or_default()}),
-            );
+            out.insert("command".into(), json!({"shell": true, "value": check.command.clone().unwrap_or_default()}));
         }
         HealthCheckProtocol::MesosTcp => {
-            out.insert(
-                "tcp".into(),
-                json!({"port": health_check_port(app, check, host_ports)?}),
-            );
+            out.insert("tcp".into(), json!({"port": health_check_port(app, check, host_ports)?}));
         }
         protocol => {
-            let scheme = if protocol == HealthCheckProtocol::MesosHttps {
-                "https"
-            } else {
-                "http"
-            };
+            let scheme = if protocol == HealthCheckProtocol::MesosHttps { "https" } else { "http" };
             let mut http = Map::new();
             http.insert("scheme".into(), json!(scheme));
-            http.insert(
-                "port".into(),
-                json!(health_check_port(app, check, host_ports)?),
-            );
+            http.insert("port".into(), json!(health_check_port(app, check, host_ports)?));
             if let Some(path) = &check.path {
                 http.insert("path".into(), json!(path));
             }
@@ -670,20 +526,12 @@ fn mesos_health_check(app: &AppDefinition, host_ports: &[Option<u32>]) -> Option
 }
 
 /// `MesosHealthCheckWithPorts.effectivePort`.
-fn health_check_port(
-    app: &AppDefinition,
-    check: &HealthCheck,
-    host_ports: &[Option<u32>],
-) -> Option<u32> {
+fn health_check_port(app: &AppDefinition, check: &HealthCheck, host_ports: &[Option<u32>]) -> Option<u32> {
     if let Some(port) = check.port {
         return u32::try_from(port).ok();
     }
     let assignments = port_assignments(app, host_ports);
-    let assignment = match check
-        .port_index
-        .as_ref()
-        .unwrap_or(&PortReference::Index(0))
-    {
+    let assignment = match check.port_index.as_ref().unwrap_or(&PortReference::Index(0)) {
         PortReference::Index(i) => assignments.get(usize::try_from(*i).ok()?)?,
         PortReference::Name(name) => assignments.iter().find(|a| a.name == Some(name.as_str()))?,
     };
@@ -703,12 +551,7 @@ mod tests {
         task.command
             .as_ref()
             .and_then(|c| c.environment.as_ref())
-            .map(|e| {
-                e.variables
-                    .iter()
-                    .map(|v| (v.name.clone(), v.value.clone()))
-                    .collect()
-            })
+            .map(|e| e.variables.iter().map(|v| (v.name.clone(), v.value.clone())).collect())
             .unwrap_or_default()
     }
 
@@ -724,20 +567,14 @@ mod tests {
     }
 
     fn lowest() -> MatchConfig {
-        MatchConfig {
-            port_selection: super::super::PortSelection::Lowest,
-            ..MatchConfig::default()
-        }
+        MatchConfig { port_selection: super::super::PortSelection::Lowest, ..MatchConfig::default() }
     }
 
     #[test]
     fn basic_0_task() {
-        let mut a = app(
-            json!({"id":"basic-0","cmd":"while [ true ] ; do echo 'Hello Marathon' ; sleep 5 ; done",
-            "cpus":0.1,"mem":10.0,"instances":1,"version":"2017-03-01T23:42:20.938Z"}),
-        );
-        crate::app::assign_service_ports(&mut a, &Default::default(), None, (10000, 20000))
-            .expect("service port");
+        let mut a = app(json!({"id":"basic-0","cmd":"while [ true ] ; do echo 'Hello Marathon' ; sleep 5 ; done",
+            "cpus":0.1,"mem":10.0,"instances":1,"version":"2017-03-01T23:42:20.938Z"}));
+        crate::app::assign_service_ports(&mut a, &Default::default(), None, (10000, 20000)).expect("service port");
         let task = build(&a, "cpus:1;mem:128;disk:100;ports:[31000-32000]", &lowest());
         assert_eq!(task.name, "basic-0");
         assert_eq!(task.task_id.value, "basic-0.1234");
@@ -763,20 +600,10 @@ mod tests {
             ("PORTS", "31000"),
             ("HOST", "agent-1.example.com"),
         ];
-        assert_eq!(
-            env,
-            expect
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(env, expect.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>());
         assert!(get(&env, "MARATHON_APP_DOCKER_IMAGE").is_none());
         let resources = serde_json::to_value(&task.resources).expect("json");
-        assert_eq!(
-            resources.as_array().map(Vec::len),
-            Some(3),
-            "cpus, mem, ports: {resources}"
-        );
+        assert_eq!(resources.as_array().map(Vec::len), Some(3), "cpus, mem, ports: {resources}");
         assert_eq!(
             task.discovery,
             Some(json!({"visibility":"FRAMEWORK","name":"basic-0",
@@ -787,20 +614,13 @@ mod tests {
 
     #[test]
     fn basic_3_docker_bridge_task() {
-        let a = app(
-            json!({"id":"basic-3","cmd":"python3 -m http.server 8080","cpus":0.5,"mem":32.0,
+        let a = app(json!({"id":"basic-3","cmd":"python3 -m http.server 8080","cpus":0.5,"mem":32.0,
             "container":{"type":"DOCKER","volumes":[{"containerPath":"/data","hostPath":"/tmp","mode":"RO"}],
             "docker":{"image":"python:3","network":"BRIDGE",
             "portMappings":[{"containerPort":8080,"hostPort":31000,"servicePort":10000,"protocol":"tcp"}],
-            "privileged":false,"parameters":[{"key":"env","value":"A=1"}],"forcePullImage":true}}}),
-        );
-        let task = build(
-            &a,
-            "cpus:1;mem:128;ports:[31000-32000]",
-            &MatchConfig::default(),
-        );
-        let container =
-            serde_json::to_value(task.container.as_ref().expect("container")).expect("json");
+            "privileged":false,"parameters":[{"key":"env","value":"A=1"}],"forcePullImage":true}}}));
+        let task = build(&a, "cpus:1;mem:128;ports:[31000-32000]", &MatchConfig::default());
+        let container = serde_json::to_value(task.container.as_ref().expect("container")).expect("json");
         assert_eq!(
             container,
             json!({"type":"DOCKER","volumes":[{"container_path":"/data","host_path":"/tmp","mode":"RO"}],
@@ -812,19 +632,14 @@ mod tests {
         );
         let command = task.command.as_ref().expect("command");
         assert!(command.shell);
-        assert_eq!(
-            command.value.as_deref(),
-            Some("python3 -m http.server 8080")
-        );
+        assert_eq!(command.value.as_deref(), Some("python3 -m http.server 8080"));
         let env = env_of(&task);
         assert_eq!(get(&env, "MARATHON_APP_DOCKER_IMAGE"), Some("python:3"));
         assert_eq!(get(&env, "PORT0"), Some("31000"));
         assert_eq!(get(&env, "PORT_8080"), Some("31000"));
         assert_eq!(get(&env, "PORTS"), Some("31000"));
         assert_eq!(
-            task.discovery
-                .as_ref()
-                .map(|d| d["ports"]["ports"][0].clone()),
+            task.discovery.as_ref().map(|d| d["ports"]["ports"][0].clone()),
             Some(json!({"number":31000,"protocol":"tcp",
                 "labels":{"labels":[{"key":"network-scope","value":"host"}]}}))
         );
@@ -832,25 +647,15 @@ mod tests {
 
     #[test]
     fn container_port_zero_becomes_the_host_port() {
-        let a = app(
-            json!({"id":"d","cpus":0.1,"mem":10,"container":{"type":"DOCKER","docker":{"image":"x",
-            "network":"BRIDGE","portMappings":[{"containerPort":0,"hostPort":0,"protocol":"udp,tcp"}]}}}),
-        );
+        let a = app(json!({"id":"d","cpus":0.1,"mem":10,"container":{"type":"DOCKER","docker":{"image":"x",
+            "network":"BRIDGE","portMappings":[{"containerPort":0,"hostPort":0,"protocol":"udp,tcp"}]}}}));
         let task = build(&a, "cpus:1;mem:128;ports:[31000-32000]", &lowest());
         let docker = task.container.and_then(|c| c.docker).expect("docker");
         assert_eq!(
             docker.port_mappings,
             vec![
-                MesosPortMapping {
-                    host_port: 31000,
-                    container_port: 31000,
-                    protocol: Some("udp".into())
-                },
-                MesosPortMapping {
-                    host_port: 31000,
-                    container_port: 31000,
-                    protocol: Some("tcp".into())
-                },
+                MesosPortMapping { host_port: 31000, container_port: 31000, protocol: Some("udp".into()) },
+                MesosPortMapping { host_port: 31000, container_port: 31000, protocol: Some("tcp".into()) },
             ]
         );
         // Docker without cmd/args runs the image's entrypoint.
@@ -861,28 +666,18 @@ mod tests {
 
     #[test]
     fn args_only_apps() {
-        let a = app(
-            json!({"id":"a","args":["/bin/echo","hi"],"cpus":0.1,"mem":10,"portDefinitions":[]}),
-        );
+        let a = app(json!({"id":"a","args":["/bin/echo","hi"],"cpus":0.1,"mem":10,"portDefinitions":[]}));
         let task = build(&a, "cpus:1;mem:128", &MatchConfig::default());
         let command = task.command.expect("command");
         assert!(!command.shell);
         assert_eq!(command.value.as_deref(), Some("/bin/echo"));
-        assert_eq!(
-            command.arguments,
-            vec!["/bin/echo".to_string(), "hi".to_string()]
-        );
+        assert_eq!(command.arguments, vec!["/bin/echo".to_string(), "hi".to_string()]);
         let d = app(json!({"id":"a","args":["--port","80"],"cpus":0.1,"mem":10,
             "container":{"type":"DOCKER","docker":{"image":"x","network":"HOST"}},"portDefinitions":[]}));
-        let command = build(&d, "cpus:1;mem:128", &MatchConfig::default())
-            .command
-            .expect("command");
+        let command = build(&d, "cpus:1;mem:128", &MatchConfig::default()).command.expect("command");
         assert!(!command.shell);
         assert_eq!(command.value, None, "Docker args go to the entrypoint");
-        assert_eq!(
-            command.arguments,
-            vec!["--port".to_string(), "80".to_string()]
-        );
+        assert_eq!(command.arguments, vec!["--port".to_string(), "80".to_string()]);
     }
 
     #[test]
@@ -911,22 +706,14 @@ mod tests {
         assert_eq!(get(&env, "MY_PORT0"), Some("31000"));
         assert_eq!(get(&env, "MY_PORT1"), Some("31001"));
         assert_eq!(get(&env, "MY_PORT_10001"), Some("31000"));
-        assert_eq!(
-            get(&env, "MY_PORT_31001"),
-            Some("31001"),
-            "port 0 is keyed by its host port"
-        );
+        assert_eq!(get(&env, "MY_PORT_31001"), Some("31001"), "port 0 is keyed by its host port");
         assert_eq!(get(&env, "MY_PORT_HTTP"), Some("31000"));
         assert_eq!(get(&env, "MY_PORT_ADMIN"), Some("31001"));
         assert_eq!(get(&env, "MY_PORT"), Some("31000"));
         assert_eq!(get(&env, "MY_PORTS"), Some("31000,31001"));
         assert_eq!(get(&env, "MY_HOST"), Some("agent-1.example.com"));
         assert!(get(&env, "HOST").is_none() && get(&env, "PORT0").is_some());
-        assert_eq!(
-            get(&env, "PORT0"),
-            Some("overridden"),
-            "app env is applied last, unprefixed"
-        );
+        assert_eq!(get(&env, "PORT0"), Some("overridden"), "app env is applied last, unprefixed");
         assert_eq!(get(&env, "OWN"), Some("mine"));
         assert_eq!(get(&env, "MARATHON_APP_ID"), Some("/web/db"));
         assert_eq!(task.command.and_then(|c| c.user).as_deref(), Some("nobody"));
@@ -937,49 +724,30 @@ mod tests {
         let mut a = app(json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"portDefinitions":[]}));
         a.env.insert("S".into(), EnvVarValue::Secret("db".into()));
         a.user = Some("alice".into());
-        let config = MatchConfig {
-            mesos_user: Some("nobody".into()),
-            ..MatchConfig::default()
-        };
+        let config = MatchConfig { mesos_user: Some("nobody".into()), ..MatchConfig::default() };
         let task = build(&a, "cpus:1;mem:128", &config);
         assert!(get(&env_of(&task), "S").is_none());
-        assert!(
-            get(&env_of(&task), "PORTS").is_none(),
-            "no ports, no port variables"
-        );
+        assert!(get(&env_of(&task), "PORTS").is_none(), "no ports, no port variables");
         assert_eq!(task.command.and_then(|c| c.user).as_deref(), Some("alice"));
     }
 
     #[test]
     fn container_only_ports_get_container_port_env() {
-        let a = app(
-            json!({"id":"u","cpus":0.1,"mem":10,"container":{"type":"DOCKER","docker":{"image":"x",
+        let a = app(json!({"id":"u","cpus":0.1,"mem":10,"container":{"type":"DOCKER","docker":{"image":"x",
             "network":"USER","portMappings":[{"containerPort":80,"name":"web"},{"containerPort":0},
-            {"containerPort":81,"hostPort":0}]}}}),
-        );
+            {"containerPort":81,"hostPort":0}]}}}));
         let task = build(&a, "cpus:1;mem:128;ports:[31000-32000]", &lowest());
         let env = env_of(&task);
         assert_eq!(get(&env, "PORT0"), Some("80"));
         assert_eq!(get(&env, "PORT_80"), Some("80"));
-        let generated: u32 = get(&env, "PORT1")
-            .and_then(|p| p.parse().ok())
-            .expect("generated port");
+        let generated: u32 = get(&env, "PORT1").and_then(|p| p.parse().ok()).expect("generated port");
         assert!((1025..=65535).contains(&generated));
-        assert_eq!(
-            get(&env, &format!("PORT_{generated}")),
-            Some(generated.to_string().as_str())
-        );
+        assert_eq!(get(&env, &format!("PORT_{generated}")), Some(generated.to_string().as_str()));
         assert_eq!(get(&env, "PORT2"), Some("31000"));
         assert_eq!(get(&env, "PORT_81"), Some("31000"));
-        assert!(
-            get(&env, "PORT_WEB").is_none(),
-            "only named ports with host ports"
-        );
+        assert!(get(&env, "PORT_WEB").is_none(), "only named ports with host ports");
         assert_eq!(get(&env, "PORT"), Some("31000"));
-        assert_eq!(
-            get(&env, "PORTS"),
-            Some(format!("31000,{generated}").as_str())
-        );
+        assert_eq!(get(&env, "PORTS"), Some(format!("31000,{generated}").as_str()));
         let docker = task.container.and_then(|c| c.docker).expect("docker");
         assert_eq!(docker.network, "USER");
         assert_eq!(docker.port_mappings.len(), 1);
@@ -987,23 +755,16 @@ mod tests {
 
     #[test]
     fn labels_fetch_kill_policy_and_discovery() {
-        let a = app(
-            json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"labels":{"team":"core"},
+        let a = app(json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"labels":{"team":"core"},
             "fetch":[{"uri":"http://x/a.tgz","extract":true,"executable":false,"cache":true,"destPath":"b.tgz"}],
             "taskKillGracePeriodSeconds":7,
-            "portDefinitions":[{"port":10000,"protocol":"udp,tcp","name":"dns","labels":{"VIP":"1"}}]}),
-        );
+            "portDefinitions":[{"port":10000,"protocol":"udp,tcp","name":"dns","labels":{"VIP":"1"}}]}));
         let task = build(&a, "cpus:1;mem:128;ports:[31000-32000]", &lowest());
         assert_eq!(
             serde_json::to_value(&task.labels).expect("json"),
             json!({"labels":[{"key":"team","value":"core"}]})
         );
-        assert_eq!(
-            task.kill_policy
-                .and_then(|k| k.grace_period)
-                .map(|g| g.nanoseconds),
-            Some(7_000_000_000)
-        );
+        assert_eq!(task.kill_policy.and_then(|k| k.grace_period).map(|g| g.nanoseconds), Some(7_000_000_000));
         let uris = &task.command.as_ref().expect("command").uris;
         assert_eq!(
             serde_json::to_value(uris).expect("json"),
@@ -1021,42 +782,27 @@ mod tests {
 
     #[test]
     fn mesos_health_checks() {
-        let http = app(
-            json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"ports":[10000,10001],
+        let http = app(json!({"id":"a","cmd":"x","cpus":0.1,"mem":10,"ports":[10000,10001],
             "healthChecks":[{"protocol":"HTTP","path":"/ignored"},
                 {"protocol":"MESOS_HTTP","path":"/health","portIndex":1,"gracePeriodSeconds":30,
-                 "intervalSeconds":5,"timeoutSeconds":2,"maxConsecutiveFailures":4,"delaySeconds":1}]}),
-        );
+                 "intervalSeconds":5,"timeoutSeconds":2,"maxConsecutiveFailures":4,"delaySeconds":1}]}));
         let task = build(&http, "cpus:1;mem:128;ports:[31000-32000]", &lowest());
         assert_eq!(
             task.health_check,
-            Some(
-                json!({"type":"HTTP","delay_seconds":1.0,"interval_seconds":5.0,"timeout_seconds":2.0,
+            Some(json!({"type":"HTTP","delay_seconds":1.0,"interval_seconds":5.0,"timeout_seconds":2.0,
                 "consecutive_failures":4,"grace_period_seconds":30.0,
-                "http":{"scheme":"http","port":31001,"path":"/health"}})
-            )
+                "http":{"scheme":"http","port":31001,"path":"/health"}}))
         );
-        let bridge = app(
-            json!({"id":"b","cpus":0.1,"mem":10,"healthChecks":[{"protocol":"MESOS_TCP"}],
+        let bridge = app(json!({"id":"b","cpus":0.1,"mem":10,"healthChecks":[{"protocol":"MESOS_TCP"}],
             "container":{"type":"DOCKER","docker":{"image":"x","network":"BRIDGE",
-            "portMappings":[{"containerPort":8080,"hostPort":0}]}}}),
-        );
+            "portMappings":[{"containerPort":8080,"hostPort":0}]}}}));
         let task = build(&bridge, "cpus:1;mem:128;ports:[31000-32000]", &lowest());
-        assert_eq!(
-            task.health_check.as_ref().map(|h| h["tcp"].clone()),
-            Some(json!({"port":8080}))
-        );
-        assert_eq!(
-            task.health_check.as_ref().map(|h| h["type"].clone()),
-            Some(json!("TCP"))
-        );
+        assert_eq!(task.health_check.as_ref().map(|h| h["tcp"].clone()), Some(json!({"port":8080})));
+        assert_eq!(task.health_check.as_ref().map(|h| h["type"].clone()), Some(json!("TCP")));
         let https = app(json!({"id":"c","cmd":"x","cpus":0.1,"mem":10,
             "healthChecks":[{"protocol":"MESOS_HTTPS","port":9443}]}));
         let task = build(&https, "cpus:1;mem:128;ports:[31000-32000]", &lowest());
-        assert_eq!(
-            task.health_check.as_ref().map(|h| h["http"].clone()),
-            Some(json!({"scheme":"https","port":9443}))
-        );
+        assert_eq!(task.health_check.as_ref().map(|h| h["http"].clone()), Some(json!({"scheme":"https","port":9443})));
         let command = app(json!({"id":"d","cmd":"x","cpus":0.1,"mem":10,
             "healthChecks":[{"protocol":"COMMAND","command":{"value":"true"}}]}));
         let task = build(&command, "cpus:1;mem:128;ports:[31000-32000]", &lowest());
@@ -1068,20 +814,12 @@ mod tests {
 
     #[test]
     fn custom_executor() {
-        let a = app(
-            json!({"id":"a","cmd":"run.sh","executor":"/opt/exec","cpus":0.1,"mem":10,"portDefinitions":[]}),
-        );
+        let a = app(json!({"id":"a","cmd":"run.sh","executor":"/opt/exec","cpus":0.1,"mem":10,"portDefinitions":[]}));
         let task = build(&a, "cpus:1;mem:128", &MatchConfig::default());
         assert!(task.command.is_none());
         let executor = task.executor.expect("executor");
-        assert_eq!(
-            executor["executor_id"],
-            json!({"value":"marathon-basic-0.1234"})
-        );
-        assert_eq!(
-            executor["command"]["value"],
-            json!("chmod ug+rx '/opt/exec' && exec '/opt/exec' run.sh")
-        );
+        assert_eq!(executor["executor_id"], json!({"value":"marathon-basic-0.1234"}));
+        assert_eq!(executor["command"]["value"], json!("chmod ug+rx '/opt/exec' && exec '/opt/exec' run.sh"));
     }
 
     #[test]
