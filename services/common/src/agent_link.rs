@@ -66,7 +66,8 @@ pub enum AgentCall {
     },
 }
 
-/// An event from master to agent.
+/// An event from master to agent. Events are short-lived messages, so the size of `Launch` is no concern.
+#[allow(clippy::large_enum_variant)]
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AgentEvent {

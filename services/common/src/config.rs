@@ -143,6 +143,9 @@ pub struct Schema {
     pub flags: &'static [Flag],
 }
 
+/// A flag name, its value and where it came from.
+type Setting = (String, String, Source);
+
 /// Where a value came from; used in error messages.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
@@ -242,13 +245,13 @@ impl Schema {
                 values.insert(flag.name, (default.to_string(), Source::Default));
             }
         }
-        for (name, value, source) in self.from_files(&inputs.etc)? {
+        for (name, value, source) in self.read_files(&inputs.etc)? {
             self.set(&mut values, &name, value, source)?;
         }
-        for (name, value, source) in self.from_env(&inputs.env)? {
+        for (name, value, source) in self.read_env(&inputs.env)? {
             self.set(&mut values, &name, value, source)?;
         }
-        let cli = match self.from_args(&inputs.args)? {
+        let cli = match self.read_args(&inputs.args)? {
             Some(cli) => cli,
             None => return Ok(Invocation::Help(self.help())),
         };
@@ -301,7 +304,7 @@ impl Schema {
         Ok(())
     }
 
-    fn from_files(&self, etc: &Path) -> Result<Vec<(String, String, Source)>, ConfigError> {
+    fn read_files(&self, etc: &Path) -> Result<Vec<Setting>, ConfigError> {
         let mut found = Vec::new();
         if let Some(flag) = self.mesos_zk_file_flag {
             let path = etc.join("mesos/zk");
@@ -334,7 +337,7 @@ impl Schema {
         Ok(found)
     }
 
-    fn from_env(&self, env: &[(String, String)]) -> Result<Vec<(String, String, Source)>, ConfigError> {
+    fn read_env(&self, env: &[(String, String)]) -> Result<Vec<Setting>, ConfigError> {
         let mut found = Vec::new();
         for (var, value) in env {
             let Some(rest) = var.strip_prefix(self.env_prefix) else { continue };
@@ -355,7 +358,7 @@ impl Schema {
     }
 
     /// Parses the command line; `None` means `--help` was asked for.
-    fn from_args(&self, args: &[String]) -> Result<Option<Vec<(String, String, Source)>>, ConfigError> {
+    fn read_args(&self, args: &[String]) -> Result<Option<Vec<Setting>>, ConfigError> {
         let mut found = Vec::new();
         let mut i = 0;
         while i < args.len() {

@@ -21,10 +21,10 @@ pub enum DriverEvent {
         /// Framework id.
         framework_id: Id,
         /// The leading master.
-        master: MasterInfo,
+        master: Box<MasterInfo>,
     },
     /// Any other event from the stream.
-    Event(Event),
+    Event(Box<Event>),
     /// The subscription ended.
     Disconnected,
 }
@@ -182,14 +182,16 @@ impl Driver {
                         framework_id: subscribed.framework_id.clone(),
                     });
                     let master = subscribed.master_info.clone().ok_or("SUBSCRIBED without master_info")?;
-                    let _ =
-                        events.send(DriverEvent::Subscribed { framework_id: subscribed.framework_id.clone(), master });
+                    let _ = events.send(DriverEvent::Subscribed {
+                        framework_id: subscribed.framework_id.clone(),
+                        master: Box::new(master),
+                    });
                     continue;
                 }
                 if let Some(error) = &event.error {
                     return Err(format!("master sent ERROR: {}", error.message));
                 }
-                let _ = events.send(DriverEvent::Event(event));
+                let _ = events.send(DriverEvent::Event(Box::new(event)));
             }
         }
     }

@@ -17,16 +17,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 
+/// A batch of writes and where to report that it is stored.
+type Batch = (Vec<Write>, oneshot::Sender<Result<(), String>>);
+
 /// Ordered persistence: writes are applied one batch at a time, in submission order.
 #[derive(Clone)]
 pub struct Persister {
-    tx: mpsc::UnboundedSender<(Vec<Write>, oneshot::Sender<Result<(), String>>)>,
+    tx: mpsc::UnboundedSender<Batch>,
 }
 
 impl Persister {
     /// Starts the writer task.
     pub fn start(store: Arc<Store>, max_versions: usize) -> Persister {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<Write>, oneshot::Sender<Result<(), String>>)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Batch>();
         tokio::spawn(async move {
             while let Some((writes, done)) = rx.recv().await {
                 let mut result = Ok(());
@@ -324,15 +327,16 @@ impl Scheduler {
             {
                 *suppressed = false;
             }
-        } else if !wants_offers && !*suppressed && self.driver.is_subscribed() {
-            if self
+        } else if !wants_offers
+            && !*suppressed
+            && self.driver.is_subscribed()
+            && self
                 .driver
                 .call(Call { suppress: Some(Roles::default()), ..Call::new(CallType::Suppress, None) })
                 .await
                 .is_ok()
-            {
-                *suppressed = true;
-            }
+        {
+            *suppressed = true;
         }
     }
 

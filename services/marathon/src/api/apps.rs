@@ -334,7 +334,7 @@ async fn kill_one(node: &Node, request: &Request, id: &PathId, task: &str) -> Re
         if !core.apps.contains_key(id) {
             return Err(app_not_found(id));
         }
-        if !core.instances.get(task).is_some_and(|t| t.app_id == *id) {
+        if core.instances.get(task).is_none_or(|t| t.app_id != *id) {
             return Err(ApiError::message(404, format!("Task '{task}' does not exist")));
         }
     }

@@ -119,7 +119,7 @@ pub fn converge(app: &AppDefinition, tasks: &[&Instance], may_launch: bool) -> C
 
 /// Sorts so the tasks to kill first come first: youngest first (default) or oldest first.
 fn order_for_kill(tasks: &mut [&Instance], selection: KillSelection) {
-    tasks.sort_by(|a, b| a.staged_at.cmp(&b.staged_at));
+    tasks.sort_by_key(|t| t.staged_at);
     if selection == KillSelection::YoungestFirst {
         tasks.reverse();
     }

@@ -5,7 +5,8 @@ use crate::app::{app_json, AppDefinition, PathId, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-/// An action on one app.
+/// An action on one app (variant names are Marathon's, as they appear in deployment JSON).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ActionKind {
     /// A new app is created (at 0 instances).

@@ -387,7 +387,7 @@ impl Core {
             .get(id)
             .cloned()
             .ok_or_else(|| ApiError::message(404, format!("DeploymentPlan {id} does not exist")))?;
-        self.cancel_deployments(&[deployment.id.clone()]);
+        self.cancel_deployments(std::slice::from_ref(&deployment.id));
         if force {
             return Ok(None);
         }
@@ -585,8 +585,7 @@ impl Core {
     pub fn advance_deployments(&mut self) {
         let ids: Vec<String> = self.deployments.keys().cloned().collect();
         for id in ids {
-            loop {
-                let Some(d) = self.deployments.get(&id) else { break };
+            while let Some(d) = self.deployments.get(&id) {
                 let Some(step) = d.steps.get(d.current_step) else { break };
                 if !step.iter().all(|action| self.action_done(action)) {
                     break;
