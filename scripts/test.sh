@@ -10,10 +10,7 @@ cd "$ROOT"
 
 log "python clients used by the tests (marathon-python, pymesos)"
 PYENV=$TARGET_DIR/pyenv
-if ! "$PYENV/bin/python" -c 'import marathon, pymesos' >/dev/null 2>&1; then
-    python3 -m venv "$PYENV"
-    "$PYENV/bin/pip" install -q --disable-pip-version-check marathon==0.13.0 pymesos==0.3.15
-fi
+bash scripts/python-clients.sh "$PYENV"
 export MESOS_RS_PYTHON=$PYENV/bin/python
 
 # Tests use debug builds (fast to compile); the images use the size-optimised release build.

@@ -270,6 +270,7 @@ pub mod hollow {
     //! - contains `exit N` with N ≠ 0: TASK_FAILED ("Command exited with status N");
     //! - anything else: TASK_FINISHED.
     //!
+    //! Tasks are told apart by task id alone, so ids must be unique across frameworks (Marathon's are).
     //! Many can run in one process (one tokio task each), which makes it a cluster simulator too.
 
     use common::agent_link::{AgentCall, AgentEvent, AgentInfo, RunningTask, PATH};

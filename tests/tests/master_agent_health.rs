@@ -13,7 +13,11 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 async fn launch_sleep(scheduler: &mut TestScheduler, task_id: &str) {
     let offers = scheduler.offers(SECS(10)).await;
     let offer = &offers[0];
-    assert_eq!(scheduler.launch(&[&offer["id"]], vec![task(offer, task_id, 0.5, 64.0, "sleep 1000")], Some(0.0)).await, 202);
+    // The rest is refused for long, so that it goes to the other framework.
+    assert_eq!(
+        scheduler.launch(&[&offer["id"]], vec![task(offer, task_id, 0.5, 64.0, "sleep 1000")], Some(3600.0)).await,
+        202
+    );
     for state in ["TASK_STARTING", "TASK_RUNNING"] {
         let status = scheduler.update(task_id, SECS(10)).await;
         assert_eq!(status["state"], state);
@@ -51,9 +55,10 @@ async fn agents_whose_link_stays_down_become_unreachable_and_are_readmitted() {
     })
     .await;
 
-    let agent = HollowAgent::start(&[master.clone()], "cpus:2;mem:512");
+    let agent = HollowAgent::start(std::slice::from_ref(&master), "cpus:2;mem:512");
     let agent_id = agent.registered(1, SECS(10)).await;
-    let mut aware = TestScheduler::subscribe(&master, framework_info("aware", 3600.0, &["PARTITION_AWARE"])).await.unwrap();
+    let mut aware =
+        TestScheduler::subscribe(&master, framework_info("aware", 3600.0, &["PARTITION_AWARE"])).await.unwrap();
     launch_sleep(&mut aware, "t-aware").await;
     let mut plain = TestScheduler::subscribe(&master, framework_info("plain", 3600.0, &[])).await.unwrap();
     launch_sleep(&mut plain, "t-plain").await;

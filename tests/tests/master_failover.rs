@@ -13,7 +13,14 @@ use std::time::Duration;
 const SECS: fn(u64) -> Duration = Duration::from_secs;
 
 /// Starts a master on `port` with the durable registry; its work dir is `<work>/<dir>`.
-fn start_master(name: &str, port: u16, zk: Option<&ZooKeeper>, quorum: &str, (work, dir): (&ScratchDir, &str), logs: &ScratchDir) -> Process {
+fn start_master(
+    name: &str,
+    port: u16,
+    zk: Option<&ZooKeeper>,
+    quorum: &str,
+    (work, dir): (&ScratchDir, &str),
+    logs: &ScratchDir,
+) -> Process {
     let port_text = port.to_string();
     let work_dir = work.path().join(dir).display().to_string();
     let zk_url = zk.map(|zk| zk.url("/mesos"));
@@ -51,7 +58,10 @@ async fn offers_by_agent(scheduler: &mut TestScheduler, agents: &[&str]) -> BTre
 }
 
 async fn run_task(scheduler: &mut TestScheduler, offer: &Value, task_id: &str) {
-    assert_eq!(scheduler.launch(&[&offer["id"]], vec![task(offer, task_id, 0.5, 64.0, "sleep 1000")], Some(0.0)).await, 202);
+    assert_eq!(
+        scheduler.launch(&[&offer["id"]], vec![task(offer, task_id, 0.5, 64.0, "sleep 1000")], Some(0.0)).await,
+        202
+    );
     for state in ["TASK_STARTING", "TASK_RUNNING"] {
         let status = scheduler.update(task_id, SECS(10)).await;
         assert_eq!(status["state"], state);
@@ -93,11 +103,15 @@ async fn leader_kill_9_loses_no_agents_frameworks_or_tasks() {
     let masters = vec![format!("127.0.0.1:{port_a}"), format!("127.0.0.1:{port_b}")];
     let standby_address = format!("127.0.0.1:{standby}");
 
-    // A standby redirects scheduler calls to the leader.
+    // A standby redirects scheduler calls to the leader (once it has read who leads: 503 until then).
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let redirect = client.post(format!("http://{standby_address}/api/v1/scheduler")).body("{}").send().await.unwrap();
-    assert_eq!(redirect.status(), 307);
-    assert_eq!(redirect.headers()["location"], format!("//127.0.0.1:{leader}/api/v1/scheduler").as_str());
+    let url = format!("http://{standby_address}/api/v1/scheduler");
+    let location = wait_for(SECS(10), "the standby to redirect", || async {
+        let response = client.post(&url).body("{}").send().await.ok()?;
+        (response.status() == 307).then(|| response.headers()["location"].to_str().unwrap_or_default().to_string())
+    })
+    .await;
+    assert_eq!(location, format!("//127.0.0.1:{leader}/api/v1/scheduler"));
 
     let stays = HollowAgent::start(&masters, "cpus:2;mem:512");
     let idle = HollowAgent::start(&masters, "cpus:2;mem:512");
@@ -118,11 +132,15 @@ async fn leader_kill_9_loses_no_agents_frameworks_or_tasks() {
     let mut admitted = vec![stays_id.clone(), idle_id.clone(), leaves_id.clone()];
     admitted.sort();
     expect_znodes(&zk, "/mesos/registry/agents", &admitted).await;
-    expect_znodes(&zk, "/mesos/registry/frameworks", &[framework_id.clone()]).await;
+    expect_znodes(&zk, "/mesos/registry/frameworks", std::slice::from_ref(&framework_id)).await;
 
     // One agent goes away with the leader; the leader is killed.
     leaves.disconnect();
-    if leader == port_a { a.kill() } else { b.kill() }
+    if leader == port_a {
+        a.kill()
+    } else {
+        b.kill()
+    }
     let survivor = format!("127.0.0.1:{standby}");
 
     // The new leader knows the framework from the registry (recovered), the agents that come back re-register
@@ -159,16 +177,22 @@ async fn leader_kill_9_loses_no_agents_frameworks_or_tasks() {
     assert!(answers.iter().all(|e| e["type"] != "UPDATE"), "{answers:?}");
 
     // After --agent_reregister_timeout it is unreachable, and its task lost for this framework.
-    let state = wait_for_state(&survivor, SECS(10), "the missing agent to be marked unreachable", |s| s["unreachable_slaves"] == 1).await;
+    let state = wait_for_state(&survivor, SECS(10), "the missing agent to be marked unreachable", |s| {
+        s["unreachable_slaves"] == 1
+    })
+    .await;
     assert_eq!(state["recovered_slaves"], json!([]));
-    expect_znodes(&zk, "/mesos/registry/unreachable", &[leaves_id.clone()]).await;
+    expect_znodes(&zk, "/mesos/registry/unreachable", std::slice::from_ref(&leaves_id)).await;
     assert_eq!(scheduler.reconcile(&[("t-leaves", Some(&leaves_id))]).await, 202);
     assert_eq!(scheduler.update("t-leaves", SECS(5)).await["state"], "TASK_LOST");
 
     // When it comes back it is re-admitted, and the framework hears its task is running.
     leaves.reconnect();
     let status = scheduler.update("t-leaves", SECS(15)).await;
-    assert_eq!((status["state"].as_str(), status["reason"].as_str()), (Some("TASK_RUNNING"), Some("REASON_AGENT_REREGISTERED")));
+    assert_eq!(
+        (status["state"].as_str(), status["reason"].as_str()),
+        (Some("TASK_RUNNING"), Some("REASON_AGENT_REREGISTERED"))
+    );
     assert_eq!(leaves.id().as_deref(), Some(leaves_id.as_str()));
     let state = wait_for_state(&survivor, SECS(5), "re-admission", |s| s["unreachable_slaves"] == 0).await;
     assert_eq!(state["slaves"].as_array().unwrap().len(), 3);
@@ -185,7 +209,10 @@ async fn quorum_keeps_a_lone_leader_from_serving() {
     let _a = start_master("master-a", port_a, Some(&zk), "2", (&work, "a"), &logs);
     wait_for(SECS(20), "the lone master to be elected", || async move { elected(port_a).await?.then_some(()) }).await;
     let address = format!("127.0.0.1:{port_a}");
-    let refused = TestScheduler::subscribe(&address, framework_info("early", 0.0, &[])).await.err().expect("503 before the quorum");
+    let refused = TestScheduler::subscribe(&address, framework_info("early", 0.0, &[]))
+        .await
+        .err()
+        .expect("503 before the quorum");
     assert!(refused.contains("503") && refused.contains("Master has not finished recovery"), "{refused}");
 
     let _b = start_master("master-b", port_b, Some(&zk), "2", (&work, "b"), &logs);
@@ -204,7 +231,7 @@ async fn standalone_master_recovers_its_registry_file_after_a_restart() {
     let port = free_port();
     let address = format!("127.0.0.1:{port}");
     let mut master = start_master("master", port, None, "1", (&work, "master"), &logs);
-    let agent = HollowAgent::start(&[address.clone()], "cpus:2;mem:512");
+    let agent = HollowAgent::start(std::slice::from_ref(&address), "cpus:2;mem:512");
     let agent_id = agent.registered(1, SECS(15)).await;
     let scheduler = TestScheduler::subscribe(&address, framework_info("filed", 3600.0, &[])).await.unwrap();
     let framework_id = scheduler.framework_id.clone();
@@ -219,11 +246,17 @@ async fn standalone_master_recovers_its_registry_file_after_a_restart() {
     drop(scheduler);
     master.kill();
     let _master = start_master("master-restarted", port, None, "1", (&work, "master"), &logs);
-    let state = wait_for_state(&address, SECS(15), "the restarted master to recover", |s| s["recovered_slaves"].as_array().is_some_and(|r| r.len() == 1)).await;
+    let state = wait_for_state(&address, SECS(15), "the restarted master to recover", |s| {
+        s["recovered_slaves"].as_array().is_some_and(|r| r.len() == 1)
+    })
+    .await;
     assert_eq!(state["recovered_slaves"][0]["id"], agent_id.as_str());
     assert_eq!(state["frameworks"][0]["id"], framework_id.as_str());
     agent.reconnect();
-    let state = wait_for_state(&address, SECS(10), "the agent to re-register", |s| s["slaves"].as_array().is_some_and(|a| a.len() == 1)).await;
+    let state = wait_for_state(&address, SECS(10), "the agent to re-register", |s| {
+        s["slaves"].as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
     assert_eq!(state["slaves"][0]["id"], agent_id.as_str());
     assert_eq!(state["recovered_slaves"], json!([]));
     assert_eq!(state["unreachable_slaves"], 0);

@@ -20,7 +20,10 @@ fn python_with_pymesos() -> Result<String, String> {
     if output.status.success() {
         Ok(python)
     } else {
-        Err(format!("{python} cannot import pymesos: {}", String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default()))
+        Err(format!(
+            "{python} cannot import pymesos: {}",
+            String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or_default()
+        ))
     }
 }
 
@@ -29,7 +32,8 @@ async fn run_framework(python: &str, master: &str, name: &str) -> Vec<Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/pymesos_framework.py");
     let mut command = tokio::process::Command::new(python);
     command.args([script, master, name]).kill_on_drop(true);
-    let output = tokio::time::timeout(SECS(90), command.output()).await.expect("the framework finishes").expect("python runs");
+    let output =
+        tokio::time::timeout(SECS(90), command.output()).await.expect("the framework finishes").expect("python runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert!(
@@ -83,22 +87,36 @@ async fn pymesos_runs_tasks_through_zk_and_host_port() {
         async move { get_json(&url).await.filter(|m| m["master/elected"] == 1.0).map(|_| ()) }
     })
     .await;
-    let agent = HollowAgent::start(&[master.clone()], "cpus:2;mem:1024");
+    let agent = HollowAgent::start(std::slice::from_ref(&master), "cpus:2;mem:1024");
     agent.registered(1, SECS(10)).await;
 
     for (how, address, name) in [("zk", zk_url.as_str(), "py-zk"), ("host:port", master.as_str(), "py-direct")] {
         let lines = run_framework(&python, address, name).await;
-        let framework_id = lines.iter().find(|l| l["event"] == "registered").expect("registered")["framework_id"].clone();
-        assert_eq!(states(&lines, &format!("{name}-echo")), ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"], "via {how}");
-        assert_eq!(states(&lines, &format!("{name}-fail")), ["TASK_STARTING", "TASK_RUNNING", "TASK_FAILED"], "via {how}");
-        assert!(lines.iter().filter(|l| l["event"] == "update").all(|l| l["has_uuid"] == true), "reliable updates via {how}");
+        let framework_id =
+            lines.iter().find(|l| l["event"] == "registered").expect("registered")["framework_id"].clone();
+        assert_eq!(
+            states(&lines, &format!("{name}-echo")),
+            ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"],
+            "via {how}"
+        );
+        assert_eq!(
+            states(&lines, &format!("{name}-fail")),
+            ["TASK_STARTING", "TASK_RUNNING", "TASK_FAILED"],
+            "via {how}"
+        );
+        assert!(
+            lines.iter().filter(|l| l["event"] == "update").all(|l| l["has_uuid"] == true),
+            "reliable updates via {how}"
+        );
         // Each update after the first came only because pymesos acknowledged the one before; the last ones too.
         for (task, state) in [("echo", "TASK_FINISHED"), ("fail", "TASK_FAILED")] {
             let task_id = format!("{name}-{task}");
             wait_for(SECS(5), "the terminal update to be acknowledged", || {
                 let task_id = task_id.clone();
                 let agent = &agent;
-                async move { agent.acknowledged().iter().any(|(t, s)| *t == task_id && format!("{s:?}") == state).then_some(()) }
+                async move {
+                    agent.acknowledged().iter().any(|(t, s)| *t == task_id && format!("{s:?}") == state).then_some(())
+                }
             })
             .await;
         }

@@ -52,7 +52,13 @@ impl Master {
 }
 
 fn cpus(offer: &Value) -> f64 {
-    offer["resources"].as_array().into_iter().flatten().filter(|r| r["name"] == "cpus").filter_map(|r| r["scalar"]["value"].as_f64()).sum()
+    offer["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["name"] == "cpus")
+        .filter_map(|r| r["scalar"]["value"].as_f64())
+        .sum()
 }
 
 fn ids(offers: &[Value]) -> Vec<&Value> {
@@ -114,8 +120,10 @@ async fn offers_launches_reliable_updates_and_kills() {
     assert!(lost.get("uuid").is_none());
 
     // Every acknowledgement reached the agent, in order per task.
-    wait_for(SECS(5), "acknowledgements to reach the agent", || async { (agent.unacknowledged() == 0).then_some(()) }).await;
-    let acked: Vec<String> = agent.acknowledged().iter().filter(|(t, _)| t == "quick").map(|(_, s)| format!("{s:?}")).collect();
+    wait_for(SECS(5), "acknowledgements to reach the agent", || async { (agent.unacknowledged() == 0).then_some(()) })
+        .await;
+    let acked: Vec<String> =
+        agent.acknowledged().iter().filter(|(t, _)| t == "quick").map(|(_, s)| format!("{s:?}")).collect();
     assert_eq!(acked, ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
 
     let state = master.state().await;
@@ -166,7 +174,10 @@ async fn reconciliation_explicit_and_implicit() {
     let agent_id = agent.registered(1, SECS(10)).await;
     let mut plain = TestScheduler::subscribe(&master.address, framework_info("plain", 0.0, &[])).await.unwrap();
     let offers = plain.offers(SECS(5)).await;
-    assert_eq!(plain.launch(&ids(&offers), vec![task(&offers[0], "t1", 0.5, 64.0, "sleep 1000")], Some(0.0)).await, 202);
+    assert_eq!(
+        plain.launch(&ids(&offers), vec![task(&offers[0], "t1", 0.5, 64.0, "sleep 1000")], Some(0.0)).await,
+        202
+    );
     ack_update(&mut plain, "t1", "TASK_STARTING").await;
     ack_update(&mut plain, "t1", "TASK_RUNNING").await;
 
@@ -184,7 +195,8 @@ async fn reconciliation_explicit_and_implicit() {
     assert_eq!(plain.update("ghost", SECS(5)).await["state"], "TASK_LOST");
 
     // Partition-aware frameworks hear TASK_GONE for unknown tasks on a registered agent, TASK_UNKNOWN otherwise.
-    let mut aware = TestScheduler::subscribe(&master.address, framework_info("aware", 0.0, &["PARTITION_AWARE"])).await.unwrap();
+    let mut aware =
+        TestScheduler::subscribe(&master.address, framework_info("aware", 0.0, &["PARTITION_AWARE"])).await.unwrap();
     assert_eq!(aware.reconcile(&[("ghost", Some(&agent_id)), ("ghost2", None)]).await, 202);
     assert_eq!(aware.update("ghost", SECS(5)).await["state"], "TASK_GONE");
     assert_eq!(aware.update("ghost2", SECS(5)).await["state"], "TASK_UNKNOWN");
@@ -205,11 +217,15 @@ async fn teardown_closes_the_stream_and_shuts_the_framework_down_on_agents() {
     assert!(scheduler.closed(SECS(5)).await, "TEARDOWN closes the subscription");
     let id = scheduler.framework_id.clone();
     wait_for(SECS(5), "the agent to kill the framework's task", || async {
-        (agent.shutdowns().contains(&id) && agent.task_state("t1") == Some(common::mesos::TaskState::TASK_KILLED)).then_some(())
+        (agent.shutdowns().contains(&id) && agent.task_state("t1") == Some(common::mesos::TaskState::TASK_KILLED))
+            .then_some(())
     })
     .await;
     // The master acknowledges the KILLED update on behalf of the removed framework.
-    wait_for(SECS(5), "the agent's updates to be acknowledged", || async { (agent.unacknowledged() == 0).then_some(()) }).await;
+    wait_for(SECS(5), "the agent's updates to be acknowledged", || async {
+        (agent.unacknowledged() == 0).then_some(())
+    })
+    .await;
     let state = master.state().await;
     assert_eq!(state["frameworks"], json!([]));
     assert_eq!(state["completed_frameworks"][0]["id"], id.as_str());
@@ -236,7 +252,10 @@ async fn framework_failover_keeps_tasks_and_the_timeout_removes_them() {
 
     // The scheduler goes away; within the failover timeout it re-subscribes with its id and keeps its task.
     drop(scheduler);
-    wait_for_state(&master.address, SECS(5), "the master to see the framework disconnect", |s| s["frameworks"][0]["connected"] == false).await;
+    wait_for_state(&master.address, SECS(5), "the master to see the framework disconnect", |s| {
+        s["frameworks"][0]["connected"] == false
+    })
+    .await;
     let mut resumed = info.clone();
     resumed["id"] = json!({ "value": id });
     let mut scheduler = TestScheduler::subscribe(&master.address, resumed).await.unwrap();
@@ -249,10 +268,14 @@ async fn framework_failover_keeps_tasks_and_the_timeout_removes_them() {
 
     // Gone for longer than the timeout: removed, and its task killed on the agent.
     drop(scheduler);
-    let state = wait_for_state(&master.address, SECS(15), "the framework to be removed", |s| s["completed_frameworks"][0]["id"] == id.as_str()).await;
+    let state = wait_for_state(&master.address, SECS(15), "the framework to be removed", |s| {
+        s["completed_frameworks"][0]["id"] == id.as_str()
+    })
+    .await;
     assert_eq!(state["frameworks"], json!([]));
     wait_for(SECS(5), "the task to be killed", || async {
-        (agent.shutdowns().contains(&id) && agent.task_state("t1") == Some(common::mesos::TaskState::TASK_KILLED)).then_some(())
+        (agent.shutdowns().contains(&id) && agent.task_state("t1") == Some(common::mesos::TaskState::TASK_KILLED))
+            .then_some(())
     })
     .await;
 }
@@ -275,7 +298,11 @@ async fn offers_are_rescinded_after_offer_timeout() {
 
 #[tokio::test]
 async fn offers_are_rescinded_when_the_agent_link_dies() {
-    let master = Master::start("api-link-dies", &[("MESOS_AGENT_PING_TIMEOUT", "500ms"), ("MESOS_MAX_AGENT_PING_TIMEOUTS", "60")]).await;
+    let master = Master::start(
+        "api-link-dies",
+        &[("MESOS_AGENT_PING_TIMEOUT", "500ms"), ("MESOS_MAX_AGENT_PING_TIMEOUTS", "60")],
+    )
+    .await;
     let agent = HollowAgent::start(&master.masters(), "cpus:2;mem:512");
     let mut scheduler = TestScheduler::subscribe(&master.address, framework_info("watcher", 0.0, &[])).await.unwrap();
     let offers = scheduler.offers(SECS(5)).await;
@@ -294,7 +321,9 @@ async fn offers_are_rescinded_when_the_agent_link_dies() {
 async fn bad_calls_get_upstream_status_codes() {
     let master = Master::start("api-bad-calls", &[]).await;
     let scheduler = TestScheduler::subscribe(&master.address, framework_info("strict", 3600.0, &[])).await.unwrap();
-    let decline = json!({"type": "DECLINE", "framework_id": {"value": scheduler.framework_id}, "decline": {"offer_ids": []}}).to_string();
+    let decline =
+        json!({"type": "DECLINE", "framework_id": {"value": scheduler.framework_id}, "decline": {"offer_ids": []}})
+            .to_string();
 
     let (status, body) = scheduler.raw(&decline, None, true).await;
     assert_eq!((status, body.as_str()), (400, "Expecting 'Content-Type' to be present"));
@@ -311,7 +340,14 @@ async fn bad_calls_get_upstream_status_codes() {
     assert!(body.contains("Mesos-Stream-Id"), "{body}");
     let client = reqwest::Client::new();
     let url = format!("http://{}/api/v1/scheduler", master.address);
-    let wrong = client.post(&url).header("Content-Type", "application/json").header("Mesos-Stream-Id", "wrong").body(decline.clone()).send().await.unwrap();
+    let wrong = client
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("Mesos-Stream-Id", "wrong")
+        .body(decline.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 400);
     assert!(wrong.text().await.unwrap().contains("didn't match"));
     let get = client.get(&url).send().await.unwrap();
@@ -320,7 +356,8 @@ async fn bad_calls_get_upstream_status_codes() {
     let unknown = json!({"type": "REVIVE", "framework_id": {"value": "nobody"}}).to_string();
     let (status, body) = scheduler.raw(&unknown, Some("application/json"), true).await;
     assert_eq!((status, body.as_str()), (400, "Framework cannot be found"));
-    let subscribe = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info("x", 0.0, &[])}}).to_string();
+    let subscribe =
+        json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info("x", 0.0, &[])}}).to_string();
     let (status, body) = scheduler.raw(&subscribe, Some("application/json"), true).await;
     assert_eq!(status, 400);
     assert!(body.contains("should not include the 'Mesos-Stream-Id'"), "{body}");
@@ -329,8 +366,18 @@ async fn bad_calls_get_upstream_status_codes() {
     // Disconnected (but not yet removed): 403.
     let stream_id = scheduler.stream_id.clone();
     drop(scheduler);
-    wait_for_state(&master.address, SECS(5), "the master to see the framework disconnect", |s| s["frameworks"][0]["connected"] == false).await;
-    let forbidden = client.post(&url).header("Content-Type", "application/json").header("Mesos-Stream-Id", stream_id).body(decline).send().await.unwrap();
+    wait_for_state(&master.address, SECS(5), "the master to see the framework disconnect", |s| {
+        s["frameworks"][0]["connected"] == false
+    })
+    .await;
+    let forbidden = client
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("Mesos-Stream-Id", stream_id)
+        .body(decline)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(forbidden.status(), 403);
     assert_eq!(forbidden.text().await.unwrap(), "Framework is not subscribed");
 }

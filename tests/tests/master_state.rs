@@ -52,12 +52,15 @@ async fn master_state_has_the_upstream_shape() {
         async move { get_json(&url).await.filter(|m| m["master/elected"] == 1.0).map(|_| ()) }
     })
     .await;
-    let agent = HollowAgent::start(&[master.clone()], "cpus:4;mem:1024;disk:2000;ports:[31000-31099]");
+    let agent = HollowAgent::start(std::slice::from_ref(&master), "cpus:4;mem:1024;disk:2000;ports:[31000-31099]");
     let agent_id = agent.registered(1, SECS(10)).await;
     let mut scheduler = TestScheduler::subscribe(&master, framework_info("shape", 60.0, &[])).await.unwrap();
     let offers = scheduler.offers(SECS(5)).await;
     let offer = &offers[0];
-    assert_eq!(scheduler.launch(&[&offer["id"]], vec![task(offer, "t1", 1.0, 128.0, "sleep 1000")], Some(0.0)).await, 202);
+    assert_eq!(
+        scheduler.launch(&[&offer["id"]], vec![task(offer, "t1", 1.0, 128.0, "sleep 1000")], Some(0.0)).await,
+        202
+    );
     for state in ["TASK_STARTING", "TASK_RUNNING"] {
         let status = scheduler.update("t1", SECS(10)).await;
         assert_eq!(status["state"], state);
@@ -66,13 +69,37 @@ async fn master_state_has_the_upstream_shape() {
     // The rest is offered again and left outstanding.
     let outstanding = scheduler.offers(SECS(5)).await;
 
-    let state = wait_for_state(&master, SECS(5), "the task to run", |s| s["frameworks"][0]["tasks"][0]["state"] == "TASK_RUNNING").await;
+    let state = wait_for_state(&master, SECS(5), "the task to run", |s| {
+        s["frameworks"][0]["tasks"][0]["state"] == "TASK_RUNNING"
+    })
+    .await;
     has_keys(
         &state,
         &[
-            "version", "git_sha", "build_date", "build_time", "build_user", "start_time", "elected_time", "id", "pid", "hostname",
-            "capabilities", "activated_slaves", "deactivated_slaves", "unreachable_slaves", "leader", "leader_info", "cluster",
-            "flags", "slaves", "recovered_slaves", "frameworks", "completed_frameworks", "orphan_tasks", "unregistered_frameworks",
+            "version",
+            "git_sha",
+            "build_date",
+            "build_time",
+            "build_user",
+            "start_time",
+            "elected_time",
+            "id",
+            "pid",
+            "hostname",
+            "capabilities",
+            "activated_slaves",
+            "deactivated_slaves",
+            "unreachable_slaves",
+            "leader",
+            "leader_info",
+            "cluster",
+            "flags",
+            "slaves",
+            "recovered_slaves",
+            "frameworks",
+            "completed_frameworks",
+            "orphan_tasks",
+            "unregistered_frameworks",
         ],
         "state",
     );
@@ -91,8 +118,21 @@ async fn master_state_has_the_upstream_shape() {
     has_keys(
         slave,
         &[
-            "id", "hostname", "port", "attributes", "pid", "registered_time", "resources", "used_resources", "offered_resources",
-            "reserved_resources", "unreserved_resources", "active", "deactivated", "version", "capabilities",
+            "id",
+            "hostname",
+            "port",
+            "attributes",
+            "pid",
+            "registered_time",
+            "resources",
+            "used_resources",
+            "offered_resources",
+            "reserved_resources",
+            "unreserved_resources",
+            "active",
+            "deactivated",
+            "version",
+            "capabilities",
         ],
         "agent",
     );
@@ -111,9 +151,29 @@ async fn master_state_has_the_upstream_shape() {
     has_keys(
         framework,
         &[
-            "id", "name", "used_resources", "offered_resources", "capabilities", "hostname", "webui_url", "active", "connected",
-            "recovered", "user", "failover_timeout", "checkpoint", "registered_time", "unregistered_time", "resources", "role",
-            "tasks", "unreachable_tasks", "completed_tasks", "offers", "executors", "offer_constraints",
+            "id",
+            "name",
+            "used_resources",
+            "offered_resources",
+            "capabilities",
+            "hostname",
+            "webui_url",
+            "active",
+            "connected",
+            "recovered",
+            "user",
+            "failover_timeout",
+            "checkpoint",
+            "registered_time",
+            "unregistered_time",
+            "resources",
+            "role",
+            "tasks",
+            "unreachable_tasks",
+            "completed_tasks",
+            "offers",
+            "executors",
+            "offer_constraints",
         ],
         "framework",
     );
@@ -135,12 +195,17 @@ async fn master_state_has_the_upstream_shape() {
     flat_resources(&state_offer["resources"], "offer.resources");
 
     let task = &framework["tasks"][0];
-    has_keys(task, &["id", "name", "framework_id", "executor_id", "slave_id", "state", "resources", "role", "statuses"], "task");
+    has_keys(
+        task,
+        &["id", "name", "framework_id", "executor_id", "slave_id", "state", "resources", "role", "statuses"],
+        "task",
+    );
     assert_eq!(task["id"], "t1");
     assert_eq!(task["executor_id"], "");
     assert_eq!(task["slave_id"], agent_id.as_str());
     flat_resources(&task["resources"], "task.resources");
-    let statuses: Vec<&str> = task["statuses"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> =
+        task["statuses"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"]);
     assert!(task["statuses"].as_array().unwrap().iter().all(|s| s["timestamp"].is_number()));
 
@@ -156,9 +221,21 @@ async fn master_state_has_the_upstream_shape() {
     // The metrics the web UI polls.
     let metrics = get_json(&format!("http://{master}/metrics/snapshot")).await.unwrap();
     for key in [
-        "master/tasks_staging", "master/tasks_starting", "master/tasks_running", "master/tasks_killing", "master/tasks_finished",
-        "master/tasks_killed", "master/tasks_failed", "master/tasks_lost", "master/slaves_active", "master/slaves_unreachable",
-        "master/frameworks_active", "master/cpus_total", "master/cpus_used", "master/mem_total", "master/outstanding_offers",
+        "master/tasks_staging",
+        "master/tasks_starting",
+        "master/tasks_running",
+        "master/tasks_killing",
+        "master/tasks_finished",
+        "master/tasks_killed",
+        "master/tasks_failed",
+        "master/tasks_lost",
+        "master/slaves_active",
+        "master/slaves_unreachable",
+        "master/frameworks_active",
+        "master/cpus_total",
+        "master/cpus_used",
+        "master/mem_total",
+        "master/outstanding_offers",
     ] {
         assert!(metrics[key].is_number(), "metrics lack {key}");
     }

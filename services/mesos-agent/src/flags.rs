@@ -119,7 +119,9 @@ impl Config {
         }
         if let Some(ip) = &self.ip {
             if ip.parse::<std::net::Ipv4Addr>().is_err() {
-                return Err(format!("mesos-agent: invalid value '{ip}' for --ip: expected an IPv4 address such as 10.0.0.3"));
+                return Err(format!(
+                    "mesos-agent: invalid value '{ip}' for --ip: expected an IPv4 address such as 10.0.0.3"
+                ));
             }
         }
         Ok(())

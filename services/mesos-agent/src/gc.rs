@@ -17,7 +17,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(3600);
 enum Item {
     /// A finished container: its sandbox and meta run directories (`.../executors/<eid>/runs/<cid>`) and its
     /// task record file, removed only if it still names that container (a task id may be reused).
-    Run { sandbox: PathBuf, meta: PathBuf, record: PathBuf, container_id: String },
+    Run { sandbox: PathBuf, meta: PathBuf, record: Option<PathBuf>, container_id: String },
     /// A whole directory (an earlier agent id's).
     Dir(PathBuf),
 }
@@ -35,8 +35,16 @@ impl Gc {
         Gc { delay, schedule: Mutex::new(Vec::new()), wake: Notify::new() }
     }
 
-    /// Schedules a completed task's directories and record, `delay` after `completed_at` (epoch seconds).
-    pub fn schedule_run(&self, completed_at: f64, sandbox: PathBuf, meta: PathBuf, record: PathBuf, container_id: String) {
+    /// Schedules a finished container's directories (and its task record, if any), `delay` after `completed_at`
+    /// (epoch seconds).
+    pub fn schedule_run(
+        &self,
+        completed_at: f64,
+        sandbox: PathBuf,
+        meta: PathBuf,
+        record: Option<PathBuf>,
+        container_id: String,
+    ) {
         self.add(completed_at + self.delay.as_secs_f64(), Item::Run { sandbox, meta, record, container_id });
     }
 
@@ -62,7 +70,11 @@ impl Gc {
         loop {
             let now = seconds_now();
             let next = self.schedule.lock().expect("gc lock").iter().map(|(due, _)| *due).fold(f64::INFINITY, f64::min);
-            let wait = if next.is_finite() { Duration::from_secs_f64((next - now).max(0.0)).min(MAX_SLEEP) } else { MAX_SLEEP };
+            let wait = if next.is_finite() {
+                Duration::from_secs_f64((next - now).max(0.0)).min(MAX_SLEEP)
+            } else {
+                MAX_SLEEP
+            };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.wake.notified() => continue,
@@ -93,9 +105,11 @@ fn collect(item: &Item) {
             tracing::info!(sandbox = %sandbox.display(), "garbage collecting a finished sandbox");
             remove_run(sandbox);
             remove_run(meta);
-            let current = std::fs::read(record).ok().and_then(|b| serde_json::from_slice::<TaskRecord>(&b).ok());
-            if current.is_some_and(|r| r.container_id == *container_id) {
-                let _ = std::fs::remove_file(record);
+            if let Some(record) = record {
+                let current = std::fs::read(record).ok().and_then(|b| serde_json::from_slice::<TaskRecord>(&b).ok());
+                if current.is_some_and(|r| r.container_id == *container_id) {
+                    let _ = std::fs::remove_file(record);
+                }
             }
         }
         Item::Dir(dir) => {
@@ -107,7 +121,9 @@ fn collect(item: &Item) {
 
 fn remove_tree(dir: &Path) {
     match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => tracing::warn!(dir = %dir.display(), error = %e, "garbage collection failed"),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!(dir = %dir.display(), error = %e, "garbage collection failed")
+        }
         _ => {}
     }
 }
@@ -117,7 +133,8 @@ fn remove_tree(dir: &Path) {
 fn remove_run(run: &Path) {
     remove_tree(run);
     let Some(runs) = run.parent() else { return };
-    let others = std::fs::read_dir(runs).map(|entries| entries.flatten().any(|e| e.file_name() != "latest")).unwrap_or(false);
+    let others =
+        std::fs::read_dir(runs).map(|entries| entries.flatten().any(|e| e.file_name() != "latest")).unwrap_or(false);
     if others {
         return;
     }
@@ -154,8 +171,8 @@ mod tests {
     #[test]
     fn only_due_items_are_taken() {
         let gc = Gc::new(Duration::from_secs(10));
-        gc.schedule_run(100.0, "/s".into(), "/m".into(), "/r".into(), "c".into());
-        gc.schedule_run(200.0, "/s2".into(), "/m2".into(), "/r2".into(), "c2".into());
+        gc.schedule_run(100.0, "/s".into(), "/m".into(), Some("/r".into()), "c".into());
+        gc.schedule_run(200.0, "/s2".into(), "/m2".into(), None, "c2".into());
         assert!(gc.take_due(109.0).is_empty());
         assert_eq!(gc.take_due(110.0).len(), 1);
         assert_eq!(gc.take_due(1000.0).len(), 1);

@@ -26,10 +26,17 @@ pub trait Handler: Send + Sync + 'static {
 }
 
 /// The current connection, used to send calls on the registered stream.
-#[derive(Default)]
 pub struct Link {
     current: Mutex<Option<Connection>>,
     client: reqwest::Client,
+}
+
+impl Default for Link {
+    fn default() -> Link {
+        // Only connecting is bounded: the registration response is the long-lived event stream.
+        let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        Link { current: Mutex::new(None), client }
+    }
 }
 
 /// A registered stream to a master.
@@ -72,23 +79,43 @@ impl Link {
     }
 
     /// Runs forever: detect, register, consume events, repeat.
-    pub async fn run(&self, master: MasterAddress, session_timeout: Duration, backoff_factor: Duration, handler: &dyn Handler) {
+    pub async fn run(
+        &self,
+        master: MasterAddress,
+        session_timeout: Duration,
+        backoff_factor: Duration,
+        handler: &dyn Handler,
+    ) {
         let mut leader = common::zk::leading_master(master, session_timeout);
-        let mut backoff = backoff_factor.max(Duration::from_millis(100));
+        let initial = backoff_factor.max(Duration::from_millis(100));
+        let mut backoff = initial;
+        let mut last_leader: Option<String> = None;
         loop {
             let Some(address) = wait_for_leader(&mut leader).await else { return };
-            // Upstream waits a random delay in [0, backoff] before (re)registering.
+            if last_leader.as_deref() != Some(address.as_str()) {
+                // A new leader starts a fresh backoff: failures against the old one say nothing about it.
+                backoff = initial;
+                last_leader = Some(address.clone());
+            }
+            // Upstream waits a random delay in [0, backoff] before (re)registering; a leader change ends the
+            // wait early.
             let delay = backoff.mul_f64(rand_unit());
-            tokio::time::sleep(delay).await;
+            let changed = tokio::select! {
+                _ = tokio::time::sleep(delay) => false,
+                Ok(()) = leader.changed() => true,
+            };
+            if changed {
+                continue;
+            }
             let outcome = tokio::select! {
                 outcome = self.session(&address, handler) => outcome,
-                _ = leader.changed() => Err(format!("leading master changed from {address}")),
+                Ok(()) = leader.changed() => Err(format!("leading master changed from {address}")),
             };
             *self.current.lock().expect("link lock") = None;
             handler.on_disconnected();
             match outcome {
                 Ok(()) => {
-                    backoff = backoff_factor.max(Duration::from_millis(100));
+                    backoff = initial;
                     tracing::warn!(master = %address, "master link closed; re-registering");
                 }
                 Err(e) => {
@@ -163,7 +190,7 @@ impl Link {
     }
 }
 
-
+/// The current leader's address, waiting for one to be elected; `None` if detection stopped.
 async fn wait_for_leader(leader: &mut watch::Receiver<Option<String>>) -> Option<String> {
     loop {
         if let Some(address) = leader.borrow_and_update().clone() {
@@ -175,6 +202,7 @@ async fn wait_for_leader(leader: &mut watch::Receiver<Option<String>>) -> Option
 
 /// A number in [0, 1) from the clock, enough to spread registrations.
 fn rand_unit() -> f64 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     (nanos % 1000) as f64 / 1000.0
 }

@@ -4,13 +4,17 @@
 mod api;
 mod containerizer;
 mod flags;
+mod gc;
 mod link;
+mod records;
 mod runtime;
 mod updates;
 
 use common::agent_link::AgentInfo;
 use common::mesos::VERSION;
-use common::resources::{default_agent_resources, merge_agent_resources, parse_attributes, ReservationFormat, Resources};
+use common::resources::{
+    default_agent_resources, merge_agent_resources, parse_attributes, ReservationFormat, Resources,
+};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,7 +33,8 @@ async fn main() {
         std::process::exit(1);
     }
 
-    let explicit = config.resources.as_deref().map(Resources::parse_text).transpose().expect("checked by the flag loader");
+    let explicit =
+        config.resources.as_deref().map(Resources::parse_text).transpose().expect("checked by the flag loader");
     let detected = default_agent_resources(
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         total_memory_mb(),
@@ -39,14 +44,26 @@ async fn main() {
         Some(explicit) => merge_agent_resources(&explicit, &detected),
         None => detected,
     };
-    let attributes = config.attributes.as_deref().map(parse_attributes).transpose().expect("checked by the flag loader").unwrap_or_default();
+    let attributes = config
+        .attributes
+        .as_deref()
+        .map(parse_attributes)
+        .transpose()
+        .expect("checked by the flag loader")
+        .unwrap_or_default();
     let bind_ip: Ipv4Addr = config.ip.as_deref().and_then(|ip| ip.parse().ok()).unwrap_or(Ipv4Addr::UNSPECIFIED);
     let advertise_ip = config
         .advertise_ip
         .clone()
         .or_else(|| (!bind_ip.is_unspecified()).then(|| bind_ip.to_string()))
         .unwrap_or_else(|| common::net::default_advertise_ip().to_string());
-    let hostname = config.hostname.clone().unwrap_or_else(|| if config.hostname_lookup { common::net::hostname() } else { advertise_ip.clone() });
+    let hostname = config.hostname.clone().unwrap_or_else(|| {
+        if config.hostname_lookup {
+            common::net::hostname()
+        } else {
+            advertise_ip.clone()
+        }
+    });
     let info = AgentInfo {
         hostname,
         ip: advertise_ip,
@@ -63,7 +80,13 @@ async fn main() {
     containerizer_config.containerizers = config
         .containerizers
         .split(',')
-        .map(|name| if name.trim() == "docker" { containerizer::ContainerizerKind::Docker } else { containerizer::ContainerizerKind::Mesos })
+        .map(|name| {
+            if name.trim() == "docker" {
+                containerizer::ContainerizerKind::Docker
+            } else {
+                containerizer::ContainerizerKind::Mesos
+            }
+        })
         .collect();
     let (containers, events) = containerizer::Containerizers::new(containerizer_config);
     let agent = match runtime::Agent::recover(config.clone(), info, containers) {
@@ -75,9 +98,20 @@ async fn main() {
     };
     let a = agent.clone();
     tokio::spawn(async move { a.consume_events(events).await });
-    agent.recover_containers().await;
+    if let Err(e) = agent.recover_containers().await {
+        eprintln!("mesos-agent: recovery failed: {e}. Restart with --no-strict to report such tasks as failed instead, or remove '{}' to start as a new agent", config.work_dir.clone() + "/meta/slaves/latest");
+        std::process::exit(1);
+    }
+    if config.recover == "cleanup" {
+        // Upstream's --recover=cleanup: kill what the previous agent ran, forget the agent id and exit.
+        agent.finish_cleanup().await;
+        tracing::info!("started with --recover=cleanup: every recovered task was killed; exiting");
+        return;
+    }
     let a = agent.clone();
     tokio::spawn(async move { a.send_updates().await });
+    let a = agent.clone();
+    tokio::spawn(async move { a.gc.run().await });
     let a = agent.clone();
     let master = config.master.clone().expect("validated");
     let (zk_timeout, backoff) = (config.zk_session_timeout.0, config.registration_backoff_factor.0);
@@ -101,7 +135,11 @@ async fn main() {
 fn total_memory_mb() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|text| text.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
         .map(|kb| kb / 1024)
         .unwrap_or(1024)
 }

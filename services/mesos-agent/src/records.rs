@@ -108,7 +108,10 @@ impl RecordStore {
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
-            match std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<TaskRecord>(&b).map_err(|e| e.to_string())) {
+            match std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice::<TaskRecord>(&b).map_err(|e| e.to_string()))
+            {
                 Ok(record) => out.push(record),
                 Err(e) => tracing::warn!(file = %path.display(), error = %e, "skipping an unreadable task record"),
             }
@@ -116,9 +119,14 @@ impl RecordStore {
         out
     }
 
+    /// The file of a task's record.
+    pub fn path(&self, key: &TaskKey) -> PathBuf {
+        self.dir.join(key.file_name())
+    }
+
     /// Writes a record atomically.
     pub fn save(&self, record: &TaskRecord) {
-        let path = self.dir.join(record.key().file_name());
+        let path = self.path(&record.key());
         let tmp = path.with_extension("json.tmp");
         let result = std::fs::create_dir_all(&self.dir)
             .and_then(|()| serde_json::to_vec(record).map_err(std::io::Error::other))
@@ -126,16 +134,6 @@ impl RecordStore {
             .and_then(|()| std::fs::rename(&tmp, &path));
         if let Err(e) = result {
             tracing::error!(task = %record.key(), error = %e, "cannot checkpoint the task record");
-        }
-    }
-
-    /// Removes a record.
-    pub fn remove(&self, key: &TaskKey) {
-        match std::fs::remove_file(self.dir.join(key.file_name())) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                tracing::warn!(task = %key, error = %e, "cannot remove the task record");
-            }
-            _ => {}
         }
     }
 }
@@ -146,10 +144,11 @@ mod tests {
 
     #[test]
     fn file_names_are_distinct_and_safe() {
-        let names: Vec<String> = [("f", "a/b"), ("f", "a_b"), ("f", "a%2Fb"), ("f+a", "b"), ("f", "a+b"), ("f", ".."), ("f", "app.1-x")]
-            .iter()
-            .map(|(f, t)| TaskKey::new(&Id::new(*f), &Id::new(*t)).file_name())
-            .collect();
+        let names: Vec<String> =
+            [("f", "a/b"), ("f", "a_b"), ("f", "a%2Fb"), ("f+a", "b"), ("f", "a+b"), ("f", ".."), ("f", "app.1-x")]
+                .iter()
+                .map(|(f, t)| TaskKey::new(&Id::new(*f), &Id::new(*t)).file_name())
+                .collect();
         let unique: std::collections::HashSet<&String> = names.iter().collect();
         assert_eq!(unique.len(), names.len(), "{names:?}");
         assert!(names.iter().all(|n| !n.contains('/') && !n.starts_with('.')), "{names:?}");

@@ -17,7 +17,9 @@ use crate::records::{RecordStore, TaskKey, TaskRecord};
 use crate::updates::StatusUpdates;
 use base64::Engine;
 use common::agent_link::{AgentCall, AgentEvent, AgentInfo, RunningTask};
-use common::mesos::{ContainerStatus, FrameworkInfo, Id, IpAddress, MasterInfo, NetworkInfo, TaskInfo, TaskState, TaskStatus};
+use common::mesos::{
+    ContainerStatus, FrameworkInfo, Id, IpAddress, MasterInfo, NetworkInfo, TaskInfo, TaskState, TaskStatus,
+};
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -52,7 +54,11 @@ impl State {
 
     /// The FrameworkInfo last seen with a task of the framework.
     fn framework(&self, framework_id: &Id) -> Option<&FrameworkInfo> {
-        self.tasks.values().chain(self.completed.iter().rev()).find(|t| t.framework_id() == *framework_id).map(|t| &t.framework)
+        self.tasks
+            .values()
+            .chain(self.completed.iter().rev())
+            .find(|t| t.framework_id() == *framework_id)
+            .map(|t| &t.framework)
     }
 
     fn save(&self, record: &TaskRecord) {
@@ -144,7 +150,7 @@ impl Agent {
                     record.completed_at.unwrap_or(0.0),
                     record.sandbox.clone(),
                     meta_run_dir(&work_dir, id, record),
-                    store.path(&record.key()),
+                    Some(store.path(&record.key())),
                     record.container_id.clone(),
                 );
             }
@@ -176,7 +182,12 @@ impl Agent {
         let mut state = agent.state.lock().expect("state lock");
         let done: Vec<TaskKey> = {
             let updates = agent.updates.lock().expect("updates lock");
-            state.tasks.values().filter(|t| t.state.is_terminal() && !updates.has_pending(&t.key())).map(TaskRecord::key).collect()
+            state
+                .tasks
+                .values()
+                .filter(|t| t.state.is_terminal() && !updates.has_pending(&t.key()))
+                .map(TaskRecord::key)
+                .collect()
         };
         for key in done {
             agent.complete(&mut state, &key);
@@ -200,7 +211,7 @@ impl Agent {
                 now,
                 record.sandbox.clone(),
                 meta_run_dir(&self.work_dir(), id, &record),
-                store.path(key),
+                Some(store.path(key)),
                 record.container_id.clone(),
             );
         }
@@ -243,8 +254,14 @@ impl Agent {
         }
         for cp in &orphans {
             tracing::warn!(task = %cp.task_id, container = %cp.container_id, "cleaning up a container no task owns");
-            let meta = containerizer::checkpoint::meta_run_dir(&self.work_dir(), &agent_id.value, &cp.framework_id, &cp.executor_id, &cp.container_id);
-            self.gc.schedule_run(seconds_now(), cp.sandbox_dir.clone(), meta, PathBuf::new(), cp.container_id.clone());
+            let meta = containerizer::checkpoint::meta_run_dir(
+                &self.work_dir(),
+                &agent_id.value,
+                &cp.framework_id,
+                &cp.executor_id,
+                &cp.container_id,
+            );
+            self.gc.schedule_run(seconds_now(), cp.sandbox_dir.clone(), meta, None, cp.container_id.clone());
         }
         let mut outcomes = self.containers.recover(reconnect, RecoverMode::Reconnect).await;
         outcomes.extend(self.containers.recover(cleanup, RecoverMode::Cleanup).await);
@@ -255,10 +272,19 @@ impl Agent {
         }
         for outcome in outcomes {
             tracing::info!(task = %outcome.task_id, container = %outcome.container_id, result = ?outcome.result, "recovered container");
-            let record_state = self.state.lock().expect("state lock").tasks.values().find(|t| t.container_id == outcome.container_id).map(|t| t.state);
+            let record_state = self
+                .state
+                .lock()
+                .expect("state lock")
+                .tasks
+                .values()
+                .find(|t| t.container_id == outcome.container_id)
+                .map(|t| t.state);
             match outcome.result {
                 // The RUNNING event may have been lost with the previous process.
-                RecoverResult::Reattached if matches!(record_state, Some(TaskState::TASK_STAGING | TaskState::TASK_STARTING)) => {
+                RecoverResult::Reattached
+                    if matches!(record_state, Some(TaskState::TASK_STAGING | TaskState::TASK_STARTING)) =>
+                {
                     self.on_container_event(ContainerEvent::new(
                         &outcome.task_id,
                         &outcome.container_id,
@@ -270,9 +296,14 @@ impl Agent {
                     return Err(format!("Failed to recover the container of task '{}': {e}", outcome.task_id));
                 }
                 RecoverResult::Error(e) => self.on_container_event(
-                    ContainerEvent::new(&outcome.task_id, &outcome.container_id, containerizer::TaskState::Failed, containerizer::EventSource::Agent)
-                        .message(format!("Failed to recover the container: {e}"))
-                        .reason(containerizer::reasons::EXECUTOR_TERMINATED),
+                    ContainerEvent::new(
+                        &outcome.task_id,
+                        &outcome.container_id,
+                        containerizer::TaskState::Failed,
+                        containerizer::EventSource::Agent,
+                    )
+                    .message(format!("Failed to recover the container: {e}"))
+                    .reason(containerizer::reasons::EXECUTOR_TERMINATED),
                 ),
                 _ => {}
             }
@@ -289,9 +320,14 @@ impl Agent {
         };
         for (task_id, container_id) in lost {
             self.on_container_event(
-                ContainerEvent::new(&task_id, &container_id, containerizer::TaskState::Failed, containerizer::EventSource::Agent)
-                    .message("Abnormal executor termination: no container was found for the task after the agent restarted")
-                    .reason(containerizer::reasons::EXECUTOR_TERMINATED),
+                ContainerEvent::new(
+                    &task_id,
+                    &container_id,
+                    containerizer::TaskState::Failed,
+                    containerizer::EventSource::Agent,
+                )
+                .message("Abnormal executor termination: no container was found for the task after the agent restarted")
+                .reason(containerizer::reasons::EXECUTOR_TERMINATED),
             );
         }
         if self.config.containerizers.contains("docker") && self.config.docker_kill_orphans {
@@ -311,7 +347,9 @@ impl Agent {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         match std::fs::remove_file(latest_path(&self.work_dir())) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => tracing::error!(error = %e, "cannot remove meta/slaves/latest"),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::error!(error = %e, "cannot remove meta/slaves/latest")
+            }
             _ => {}
         }
     }
@@ -342,7 +380,10 @@ impl Agent {
         record.statuses.push((new_state, event.timestamp));
         let record = record.clone();
         let mut updates = self.updates.lock().expect("updates lock");
-        if !shutting_down && !(new_state.is_terminal() && updates.has_terminal(&key)) {
+        // After a crash between queueing a terminal update and rewriting the record, the recovered container
+        // reports its end again: the queued update stands.
+        let repeated_end = new_state.is_terminal() && updates.has_terminal(&key);
+        if !shutting_down && !repeated_end {
             let status = TaskStatus {
                 task_id: key.task_id.clone(),
                 state: new_state,
@@ -367,7 +408,12 @@ impl Agent {
                     network_infos: event
                         .container_ip
                         .iter()
-                        .map(|ip| NetworkInfo { ip_addresses: vec![IpAddress { ip_address: Some(ip.clone()), protocol: Some("IPv4".into()) }] })
+                        .map(|ip| NetworkInfo {
+                            ip_addresses: vec![IpAddress {
+                                ip_address: Some(ip.clone()),
+                                protocol: Some("IPv4".into()),
+                            }],
+                        })
                         .collect(),
                     executor_pid: None,
                 }),
@@ -464,7 +510,11 @@ impl Agent {
             Some(record) if !record.state.is_terminal() => {
                 let container_id = record.container_id.clone();
                 drop(state);
-                let ours = self.containers.running().iter().any(|c| c.task_id == key.task_id.value && c.container_id == container_id);
+                let ours = self
+                    .containers
+                    .running()
+                    .iter()
+                    .any(|c| c.task_id == key.task_id.value && c.container_id == container_id);
                 if !ours {
                     tracing::info!(task = %key, "kill of a task whose container is not running; its terminal update follows");
                     return;
@@ -476,7 +526,8 @@ impl Agent {
             }
             Some(_) => tracing::debug!(task = %key, "kill of a task that already ended"),
             None => {
-                let partition_aware = state.framework(&key.framework_id).is_some_and(|f| f.has_capability("PARTITION_AWARE"));
+                let partition_aware =
+                    state.framework(&key.framework_id).is_some_and(|f| f.has_capability("PARTITION_AWARE"));
                 let agent_id = state.id.clone();
                 drop(state);
                 tracing::warn!(task = %key, "cannot kill a task this agent does not run");
@@ -522,8 +573,12 @@ impl Agent {
         let mut state = self.state.lock().expect("state lock");
         state.shutting_down.insert(framework_id.clone());
         self.updates.lock().expect("updates lock").forget_framework(framework_id);
-        let keys: Vec<(TaskKey, bool)> =
-            state.tasks.values().filter(|t| t.framework_id() == *framework_id).map(|t| (t.key(), t.state.is_terminal())).collect();
+        let keys: Vec<(TaskKey, bool)> = state
+            .tasks
+            .values()
+            .filter(|t| t.framework_id() == *framework_id)
+            .map(|t| (t.key(), t.state.is_terminal()))
+            .collect();
         let mut kill = Vec::new();
         for (key, terminal) in keys {
             if terminal {
@@ -575,7 +630,13 @@ fn save_agent_id(work_dir: &Path, agent_id: &Id) -> std::io::Result<()> {
 
 /// The containerizer's meta run directory of a task (command and Docker tasks use the task id as executor id).
 fn meta_run_dir(work_dir: &Path, agent_id: &Id, record: &TaskRecord) -> PathBuf {
-    containerizer::checkpoint::meta_run_dir(work_dir, &agent_id.value, &record.framework_id().value, &record.info.task_id.value, &record.container_id)
+    containerizer::checkpoint::meta_run_dir(
+        work_dir,
+        &agent_id.value,
+        &record.framework_id().value,
+        &record.info.task_id.value,
+        &record.container_id,
+    )
 }
 
 impl Handler for Agent {
@@ -598,10 +659,13 @@ impl Handler for Agent {
             AgentEvent::Registered { agent_id, master_info, .. } => self.registered(agent_id, master_info),
             AgentEvent::Launch { framework, task } => self.launch(framework, task),
             AgentEvent::Kill { framework_id, task_id, kill_policy } => {
-                let grace = kill_policy.and_then(|p| p.grace_period).map(|g| Duration::from_nanos(g.nanoseconds.max(0) as u64));
+                let grace =
+                    kill_policy.and_then(|p| p.grace_period).map(|g| Duration::from_nanos(g.nanoseconds.max(0) as u64));
                 self.kill(&TaskKey::new(&framework_id, &task_id), grace);
             }
-            AgentEvent::Acknowledge { framework_id, task_id, uuid } => self.acknowledge(&TaskKey::new(&framework_id, &task_id), &uuid),
+            AgentEvent::Acknowledge { framework_id, task_id, uuid } => {
+                self.acknowledge(&TaskKey::new(&framework_id, &task_id), &uuid)
+            }
             AgentEvent::ShutdownFramework { framework_id } => self.shutdown_framework(&framework_id),
             AgentEvent::Ping => {}
         }
@@ -624,7 +688,14 @@ fn mesos_duration(d: Duration) -> String {
 /// Builds the containerizer's launch spec from a TaskInfo: the command (run as `CommandInfo.user`, else the
 /// framework's user), the Docker settings, resources and the executor environment Mesos gives (MESOS_*
 /// variables, then the task's own environment).
-pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework: &FrameworkInfo, task: &TaskInfo, container_id: &str) -> LaunchSpec {
+pub fn launch_spec(
+    config: &Config,
+    info: &AgentInfo,
+    agent_id: &Id,
+    framework: &FrameworkInfo,
+    task: &TaskInfo,
+    container_id: &str,
+) -> LaunchSpec {
     let framework_id = framework.id.clone().unwrap_or_default();
     let command = task.command.clone().unwrap_or(common::mesos::CommandInfo {
         uris: Vec::new(),
@@ -662,7 +733,12 @@ pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework: 
                 "BRIDGE" => containerizer::DockerNetwork::Bridge,
                 "NONE" => containerizer::DockerNetwork::None,
                 "USER" => containerizer::DockerNetwork::User(
-                    c.network_infos.first().and_then(|n| n.get("name")).and_then(|n| n.as_str()).unwrap_or("bridge").to_string(),
+                    c.network_infos
+                        .first()
+                        .and_then(|n| n.get("name"))
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("bridge")
+                        .to_string(),
                 ),
                 _ => containerizer::DockerNetwork::Host,
             },
@@ -682,7 +758,11 @@ pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework: 
                     Some(containerizer::Volume {
                         container_path: v.container_path.clone(),
                         host_path: v.host_path.clone()?,
-                        mode: if v.mode == "RO" { containerizer::VolumeMode::Ro } else { containerizer::VolumeMode::Rw },
+                        mode: if v.mode == "RO" {
+                            containerizer::VolumeMode::Ro
+                        } else {
+                            containerizer::VolumeMode::Rw
+                        },
                     })
                 })
                 .collect(),
@@ -698,7 +778,11 @@ pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework: 
         .and_then(|p| p.grace_period.as_ref())
         .map(|g| Duration::from_nanos(g.nanoseconds.max(0) as u64))
         .unwrap_or(config.executor_shutdown_grace_period.0);
-    let user = command.user.clone().filter(|u| !u.is_empty()).or_else(|| Some(framework.user.clone()).filter(|u| !u.is_empty()));
+    let user = command
+        .user
+        .clone()
+        .filter(|u| !u.is_empty())
+        .or_else(|| Some(framework.user.clone()).filter(|u| !u.is_empty()));
     LaunchSpec {
         task_id: task.task_id.value.clone(),
         framework_id: framework_id.value.clone(),
@@ -724,5 +808,354 @@ pub fn launch_spec(config: &Config, info: &AgentInfo, agent_id: &Id, framework: 
             .map(|l| (l.key.clone(), l.value.clone().unwrap_or_default()))
             .collect(),
         killing_state: framework.has_capability("TASK_KILLING_STATE"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::config::MesosDuration;
+    use std::sync::Arc;
+
+    fn config(work_dir: &Path, gc_delay: Duration) -> Config {
+        Config {
+            master: None,
+            work_dir: work_dir.display().to_string(),
+            ip: None,
+            port: 5051,
+            hostname: None,
+            hostname_lookup: false,
+            advertise_ip: None,
+            advertise_port: None,
+            resources: None,
+            attributes: None,
+            containerizers: "mesos".into(),
+            docker_socket: "/var/run/docker.sock".into(),
+            docker_kill_orphans: false,
+            executor_shutdown_grace_period: MesosDuration(Duration::from_secs(1)),
+            recover: "reconnect".into(),
+            strict: true,
+            gc_delay: MesosDuration(gc_delay),
+            registration_backoff_factor: MesosDuration(Duration::from_secs(1)),
+            zk_session_timeout: MesosDuration(Duration::from_secs(10)),
+            switch_user: false,
+            log_dir: None,
+            logging_level: "INFO".into(),
+        }
+    }
+
+    /// An agent on a work dir, registered as `A-S0`, consuming its container events.
+    struct TestAgent {
+        agent: Arc<Agent>,
+        consumer: tokio::task::JoinHandle<()>,
+    }
+
+    impl TestAgent {
+        fn start(config: Config) -> TestAgent {
+            let (containers, events) = Containerizers::new(containerizer::Config::new(&config.work_dir));
+            let info = AgentInfo {
+                hostname: "h".into(),
+                ip: "127.0.0.1".into(),
+                port: 5051,
+                resources: Vec::new(),
+                attributes: Vec::new(),
+                version: "1.11.0".into(),
+            };
+            let agent = Arc::new(Agent::recover(config, info, containers).expect("recover"));
+            let a = agent.clone();
+            let consumer = tokio::spawn(async move { a.consume_events(events).await });
+            agent.on_event(AgentEvent::Registered {
+                agent_id: Id::new("A-S0"),
+                master_info: serde_json::from_value(serde_json::json!({"id": "m", "ip": 0, "port": 5050}))
+                    .expect("master info"),
+                ping_interval_seconds: 15.0,
+            });
+            TestAgent { agent, consumer }
+        }
+
+        /// Stops watching, like an agent process exiting (tasks keep running).
+        fn stop(self) {
+            self.consumer.abort();
+        }
+
+        fn launch(&self, framework: &FrameworkInfo, task_id: &str, command: &str) {
+            let task: TaskInfo = serde_json::from_value(serde_json::json!({
+                "name": task_id, "task_id": {"value": task_id}, "agent_id": {"value": "A-S0"},
+                "command": {"value": command},
+            }))
+            .expect("task");
+            self.agent.on_event(AgentEvent::Launch { framework: framework.clone(), task });
+        }
+
+        /// Pending updates of a task, oldest first.
+        fn pending(&self, framework: &FrameworkInfo, task_id: &str) -> Vec<TaskStatus> {
+            let dir = StatusUpdates::dir_of(&self.agent.work_dir(), &Id::new("A-S0"));
+            let key = TaskKey::new(framework.id.as_ref().expect("id"), &Id::new(task_id));
+            std::fs::read(dir.join(key.file_name()))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<crate::updates::TaskStream>(&b).ok())
+                .map(|s| s.pending.into_iter().collect())
+                .unwrap_or_default()
+        }
+
+        fn states(&self, framework: &FrameworkInfo, task_id: &str) -> Vec<TaskState> {
+            self.pending(framework, task_id).iter().map(|s| s.state).collect()
+        }
+
+        /// Acknowledges the task's pending updates one by one; returns their states.
+        fn ack_all(&self, framework: &FrameworkInfo, task_id: &str) -> Vec<TaskState> {
+            let mut seen = Vec::new();
+            while let Some(head) = self.pending(framework, task_id).first().cloned() {
+                seen.push(head.state);
+                self.agent.on_event(AgentEvent::Acknowledge {
+                    framework_id: framework.id.clone().expect("id"),
+                    task_id: Id::new(task_id),
+                    uuid: head.uuid.clone().expect("uuid"),
+                });
+            }
+            seen
+        }
+
+        fn registered_tasks(&self) -> Vec<(String, TaskState)> {
+            match self.agent.registration() {
+                AgentCall::Register { tasks, .. } => {
+                    tasks.into_iter().map(|t| (t.task.task_id.value, t.state)).collect()
+                }
+                AgentCall::Update { .. } => Vec::new(),
+            }
+        }
+    }
+
+    fn framework(id: &str, capabilities: &[&str]) -> FrameworkInfo {
+        serde_json::from_value(serde_json::json!({
+            "user": "root", "name": "test", "id": {"value": id}, "checkpoint": true,
+            "capabilities": capabilities.iter().map(|c| serde_json::json!({"type": c})).collect::<Vec<_>>(),
+        }))
+        .expect("framework")
+    }
+
+    fn work_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("agent-rt-{tag}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("work dir");
+        dir
+    }
+
+    async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn updates_are_ordered_and_the_task_completes_after_the_last_ack() {
+        let dir = work_dir("order");
+        let t = TestAgent::start(config(&dir, Duration::from_secs(3600)));
+        let fw = framework("F-0000", &[]);
+        t.launch(&fw, "t1", "echo hi");
+        eventually("the terminal update", || t.states(&fw, "t1").len() == 3).await;
+        assert_eq!(
+            t.states(&fw, "t1"),
+            vec![TaskState::TASK_STARTING, TaskState::TASK_RUNNING, TaskState::TASK_FINISHED]
+        );
+        let finished = t.pending(&fw, "t1")[2].clone();
+        assert_eq!(finished.message.as_deref(), Some("Command exited with status 0"));
+        assert_eq!(finished.source.as_deref(), Some("SOURCE_EXECUTOR"));
+        assert_eq!(finished.agent_id, Some(Id::new("A-S0")));
+        // Until acknowledged, the ended task is reported when (re)registering.
+        assert_eq!(t.registered_tasks(), vec![("t1".to_string(), TaskState::TASK_FINISHED)]);
+        // The same task id in another framework is another task.
+        let other = framework("F-0001", &[]);
+        t.launch(&other, "t1", "true");
+        eventually("the other framework's task", || t.states(&other, "t1").len() == 3).await;
+        assert_eq!(t.ack_all(&fw, "t1").len(), 3);
+        assert_eq!(
+            t.registered_tasks(),
+            vec![("t1".to_string(), TaskState::TASK_FINISHED)],
+            "only the other one is left"
+        );
+        let state = t.agent.state.lock().unwrap();
+        assert_eq!(state.completed.len(), 1);
+        assert!(state.completed[0].completed_at.is_some());
+        drop(state);
+        t.stop();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_launch_of_an_active_task_is_ignored() {
+        let dir = work_dir("dup");
+        let t = TestAgent::start(config(&dir, Duration::from_secs(3600)));
+        let fw = framework("F-0000", &[]);
+        t.launch(&fw, "t1", "sleep 30");
+        t.launch(&fw, "t1", "sleep 30");
+        eventually("RUNNING", || t.states(&fw, "t1").len() == 2).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(t.states(&fw, "t1"), vec![TaskState::TASK_STARTING, TaskState::TASK_RUNNING]);
+        assert_eq!(t.agent.containers.running().len(), 1);
+        t.agent.on_event(AgentEvent::Kill {
+            framework_id: Id::new("F-0000"),
+            task_id: Id::new("t1"),
+            kill_policy: None,
+        });
+        eventually("KILLED", || t.states(&fw, "t1").contains(&TaskState::TASK_KILLED)).await;
+        t.stop();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kills_announce_killing_and_unknown_tasks_are_lost_or_dropped() {
+        let dir = work_dir("kill");
+        let t = TestAgent::start(config(&dir, Duration::from_secs(3600)));
+        let fw = framework("F-0000", &["TASK_KILLING_STATE", "PARTITION_AWARE"]);
+        t.launch(&fw, "t1", "sleep 30");
+        eventually("RUNNING", || t.states(&fw, "t1").len() == 2).await;
+        t.agent.on_event(AgentEvent::Kill {
+            framework_id: Id::new("F-0000"),
+            task_id: Id::new("t1"),
+            kill_policy: None,
+        });
+        eventually("KILLED", || t.states(&fw, "t1").len() == 4).await;
+        assert_eq!(
+            t.states(&fw, "t1"),
+            vec![TaskState::TASK_STARTING, TaskState::TASK_RUNNING, TaskState::TASK_KILLING, TaskState::TASK_KILLED]
+        );
+        // Unknown task of a known, partition-aware framework: TASK_DROPPED; of an unknown framework: TASK_LOST.
+        t.agent.on_event(AgentEvent::Kill {
+            framework_id: Id::new("F-0000"),
+            task_id: Id::new("nope"),
+            kill_policy: None,
+        });
+        let dropped = t.pending(&fw, "nope");
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].state, TaskState::TASK_DROPPED);
+        assert_eq!(dropped[0].message.as_deref(), Some("Cannot find executor"));
+        assert_eq!(dropped[0].reason.as_deref(), Some("REASON_EXECUTOR_TERMINATED"));
+        assert_eq!(dropped[0].source.as_deref(), Some("SOURCE_AGENT"));
+        let stranger = framework("F-0009", &[]);
+        t.agent.on_event(AgentEvent::Kill {
+            framework_id: Id::new("F-0009"),
+            task_id: Id::new("x"),
+            kill_policy: None,
+        });
+        assert_eq!(t.states(&stranger, "x"), vec![TaskState::TASK_LOST]);
+        assert_eq!(t.ack_all(&stranger, "x"), vec![TaskState::TASK_LOST]);
+        t.stop();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restart_keeps_order_reports_exits_and_skips_completed_tasks() {
+        let dir = work_dir("restart");
+        let fw = framework("F-0000", &[]);
+        let first = TestAgent::start(config(&dir, Duration::from_secs(3600)));
+        first.launch(&fw, "done", "true");
+        eventually("done's terminal update", || first.states(&fw, "done").len() == 3).await;
+        first.ack_all(&fw, "done");
+        first.launch(&fw, "exits", "sleep 1");
+        first.launch(&fw, "runs", "sleep 30");
+        eventually("RUNNING", || first.states(&fw, "exits").len() == 2 && first.states(&fw, "runs").len() == 2).await;
+        let before = first.pending(&fw, "exits");
+        first.stop();
+
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let second = TestAgent::start(config(&dir, Duration::from_secs(3600)));
+        second.agent.recover_containers().await.expect("recovery");
+        eventually("the exit seen after the restart", || second.states(&fw, "exits").len() == 3).await;
+        let after = second.pending(&fw, "exits");
+        assert_eq!(after[..2], before[..], "unacknowledged updates survive unchanged");
+        assert_eq!(after[2].state, TaskState::TASK_FINISHED);
+        assert_eq!(second.states(&fw, "runs"), vec![TaskState::TASK_STARTING, TaskState::TASK_RUNNING]);
+        assert!(second.states(&fw, "done").is_empty(), "a completed task is not reported again");
+        assert_eq!(second.agent.state.lock().unwrap().completed.len(), 1);
+        let mut registered = second.registered_tasks();
+        registered.sort();
+        assert_eq!(
+            registered,
+            vec![("exits".to_string(), TaskState::TASK_FINISHED), ("runs".to_string(), TaskState::TASK_RUNNING)]
+        );
+        second.agent.on_event(AgentEvent::Kill {
+            framework_id: Id::new("F-0000"),
+            task_id: Id::new("runs"),
+            kill_policy: None,
+        });
+        eventually("KILLED", || second.states(&fw, "runs").contains(&TaskState::TASK_KILLED)).await;
+        second.stop();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cleanup_mode_kills_recovered_tasks_and_forgets_the_id() {
+        let dir = work_dir("cleanup");
+        let fw = framework("F-0000", &[]);
+        let first = TestAgent::start(config(&dir, Duration::from_secs(3600)));
+        first.launch(&fw, "runs", "sleep 30");
+        eventually("RUNNING", || first.states(&fw, "runs").len() == 2).await;
+        let pid = first.agent.containers.running()[0].pid.expect("pid");
+        first.stop();
+
+        let mut cleanup = config(&dir, Duration::from_secs(3600));
+        cleanup.recover = "cleanup".into();
+        let (containers, _events) = Containerizers::new(containerizer::Config::new(&cleanup.work_dir));
+        let info = AgentInfo {
+            hostname: "h".into(),
+            ip: "127.0.0.1".into(),
+            port: 5051,
+            resources: Vec::new(),
+            attributes: Vec::new(),
+            version: "1.11.0".into(),
+        };
+        let agent = Agent::recover(cleanup, info, containers).expect("recover");
+        agent.recover_containers().await.expect("recovery");
+        tokio::time::timeout(Duration::from_secs(20), agent.finish_cleanup()).await.expect("cleanup finishes");
+        assert!(read_agent_id(&dir).is_none(), "the next start registers as a new agent");
+        // SAFETY: signal 0 only checks whether the process exists.
+        assert!(unsafe { libc::kill(pid, 0) } != 0, "the task was killed");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn finished_sandboxes_are_collected_after_the_gc_delay() {
+        let dir = work_dir("gc");
+        let t = TestAgent::start(config(&dir, Duration::from_millis(500)));
+        let a = t.agent.clone();
+        let gc = tokio::spawn(async move { a.gc.run().await });
+        let fw = framework("F-0000", &[]);
+        t.launch(&fw, "t1", "echo hi");
+        eventually("the terminal update", || t.states(&fw, "t1").len() == 3).await;
+        let sandbox = t.agent.state.lock().unwrap().tasks.values().next().expect("task").sandbox.clone();
+        let framework_dir = sandbox.ancestors().nth(4).expect("framework dir").to_path_buf();
+        assert!(framework_dir.ends_with("frameworks/F-0000"), "{}", framework_dir.display());
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert!(sandbox.join("stdout").exists(), "kept until the terminal update is acknowledged");
+        t.ack_all(&fw, "t1");
+        eventually("the sandbox to be collected", || !framework_dir.exists()).await;
+        let meta = dir.join("meta/slaves/A-S0/frameworks/F-0000");
+        eventually("the checkpoints to be collected", || !meta.exists()).await;
+        let records = dir.join("meta/slaves/A-S0/tasks");
+        eventually("the record to be collected", || {
+            std::fs::read_dir(&records).map(|mut d| d.next().is_none()).unwrap_or(true)
+        })
+        .await;
+        gc.abort();
+        t.stop();
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_shut_down_framework_is_killed_without_updates() {
+        let dir = work_dir("shutdown");
+        let t = TestAgent::start(config(&dir, Duration::from_secs(3600)));
+        let fw = framework("F-0000", &[]);
+        t.launch(&fw, "t1", "sleep 30");
+        eventually("RUNNING", || t.states(&fw, "t1").len() == 2).await;
+        t.agent.on_event(AgentEvent::ShutdownFramework { framework_id: Id::new("F-0000") });
+        assert!(t.states(&fw, "t1").is_empty());
+        eventually("the task to be gone", || t.agent.state.lock().unwrap().tasks.is_empty()).await;
+        assert!(t.registered_tasks().is_empty());
+        assert!(t.states(&fw, "t1").is_empty());
+        t.stop();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

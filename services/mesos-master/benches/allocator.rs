@@ -4,8 +4,8 @@
 //! Run: `cargo bench -p mesos-master --bench allocator`. Without `--bench` (e.g. `cargo test
 //! --all-targets`) it runs one small smoke cycle instead.
 
-use mesos_master::allocator::{allocate, Allocation, AllocatorState, MinAllocatable, SplitMix64};
 use common::resources::Resources;
+use mesos_master::allocator::{allocate, Allocation, AllocatorState, MinAllocatable, SplitMix64};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,8 @@ fn cluster(agents: usize, seed: u64) -> AllocatorState {
     let mut state = AllocatorState::new(MinAllocatable::default());
     for i in 0..agents {
         let cpus = [8, 16, 32][rng.below(3) as usize];
-        let mut text = format!("cpus:{cpus};mem:{};disk:{};ports:[31000-32000]", cpus * 4096, 100_000 + rng.below(400_000));
+        let mut text =
+            format!("cpus:{cpus};mem:{};disk:{};ports:[31000-32000]", cpus * 4096, 100_000 + rng.below(400_000));
         if rng.below(10) == 0 {
             text.push_str(";cpus(web):4;mem(web):8192");
         }

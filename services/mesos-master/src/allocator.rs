@@ -70,7 +70,8 @@ impl MinAllocatable {
 
     /// Parses the flag value, e.g. `cpus:0.01|mem:32` or `cpus:1;mem:128|gpus:1`.
     pub fn parse(text: &str) -> Result<MinAllocatable, ResourceError> {
-        let bad = |input: &str, reason: &str| ResourceError::Parse { input: input.to_string(), reason: reason.to_string() };
+        let bad =
+            |input: &str, reason: &str| ResourceError::Parse { input: input.to_string(), reason: reason.to_string() };
         let mut alternatives = Vec::new();
         for alt in text.split('|').map(str::trim).filter(|a| !a.is_empty()) {
             let mut quantities = Vec::new();
@@ -193,7 +194,12 @@ impl FrameworkState {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        FrameworkState { id: id.into(), roles: roles.into_iter().map(Into::into).collect(), active: true, ..Default::default() }
+        FrameworkState {
+            id: id.into(),
+            roles: roles.into_iter().map(Into::into).collect(),
+            active: true,
+            ..Default::default()
+        }
     }
 
     /// True if the framework takes offers for `role` at all (active, subscribed, not suppressed).
@@ -204,10 +210,7 @@ impl FrameworkState {
     /// True if an unexpired filter suppresses offering `offered` on `agent_id` to `role`.
     pub fn is_filtered(&self, agent_id: &str, role: &str, offered: &Resources, now_ms: u64) -> bool {
         !self.filters.is_empty()
-            && self
-                .filters
-                .get(agent_id)
-                .is_some_and(|fs| fs.iter().any(|f| f.filters(role, offered, now_ms)))
+            && self.filters.get(agent_id).is_some_and(|fs| fs.iter().any(|f| f.filters(role, offered, now_ms)))
     }
 }
 
@@ -349,8 +352,12 @@ impl AllocatorState {
             return lost;
         }
         for agent in self.agents.values_mut() {
-            let keys: Vec<(String, String)> =
-                agent.allocations.range((id.to_string(), String::new())..).take_while(|(k, _)| k.0 == id).map(|(k, _)| k.clone()).collect();
+            let keys: Vec<(String, String)> = agent
+                .allocations
+                .range((id.to_string(), String::new())..)
+                .take_while(|(k, _)| k.0 == id)
+                .map(|(k, _)| k.clone())
+                .collect();
             for key in keys {
                 if let Some(resources) = agent.allocations.remove(&key) {
                     agent.allocated.subtract_saturating(&resources);
@@ -420,10 +427,10 @@ impl AllocatorState {
         }
         agent.allocated.add(resources);
         agent.allocations.entry((framework_id.to_string(), role.to_string())).or_default().add(resources);
-        let fw = self.frameworks.entry(framework_id.to_string()).or_insert_with(|| FrameworkState {
-            active: false,
-            ..FrameworkState::new(framework_id, [role])
-        });
+        let fw = self
+            .frameworks
+            .entry(framework_id.to_string())
+            .or_insert_with(|| FrameworkState { active: false, ..FrameworkState::new(framework_id, [role]) });
         fw.allocated.entry(role.to_string()).or_default().add(resources);
         Ok(())
     }
@@ -614,12 +621,8 @@ impl<'a> Dimensions<'a> {
     }
 
     fn dominant_share(&self, allocated: &[f64], weight: f64) -> f64 {
-        let share = allocated
-            .iter()
-            .zip(&self.totals)
-            .filter(|(_, t)| **t > 0.0)
-            .map(|(a, t)| a / t)
-            .fold(0.0, f64::max);
+        let share =
+            allocated.iter().zip(&self.totals).filter(|(_, t)| **t > 0.0).map(|(a, t)| a / t).fold(0.0, f64::max);
         share / weight
     }
 }
@@ -1049,7 +1052,8 @@ mod tests {
         let offers = allocate(&state, 0, 0);
         check_cycle(&state, &offers, 0);
         assert_eq!(offers.len(), 2);
-        let by_fw: BTreeMap<&str, &Resources> = offers.iter().map(|o| (o.framework_id.as_str(), &o.resources)).collect();
+        let by_fw: BTreeMap<&str, &Resources> =
+            offers.iter().map(|o| (o.framework_id.as_str(), &o.resources)).collect();
         assert_eq!(by_fw["fa"], &res("cpus:4;mem:1024"));
         assert_eq!(by_fw["fw"], &res("cpus(web):2;mem(web):512"));
     }
@@ -1077,8 +1081,10 @@ mod tests {
 
         // Removing a framework frees everything it held.
         let lost = state.remove_framework("f1");
-        assert_eq!(lost.iter().map(|a| a.resources.scalar("cpus")).sum::<f64>(),
-            offers.iter().filter(|a| a.framework_id == "f1").map(|a| a.resources.scalar("cpus")).sum::<f64>() - 3.0);
+        assert_eq!(
+            lost.iter().map(|a| a.resources.scalar("cpus")).sum::<f64>(),
+            offers.iter().filter(|a| a.framework_id == "f1").map(|a| a.resources.scalar("cpus")).sum::<f64>() - 3.0
+        );
         for agent in state.agents.values() {
             assert!(agent.allocations.keys().all(|(f, _)| f != "f1"));
         }
@@ -1112,7 +1118,8 @@ mod tests {
     fn random_clusters_never_overcommit() {
         let mut rng = SplitMix64::new(0x5eed);
         for round in 0..60 {
-            let mut state = AllocatorState::new(if round % 3 == 0 { MinAllocatable::none() } else { MinAllocatable::default() });
+            let mut state =
+                AllocatorState::new(if round % 3 == 0 { MinAllocatable::none() } else { MinAllocatable::default() });
             let roles = ["*", "a", "b", "a/x"];
             for i in 0..(1 + rng.below(40)) {
                 let lo = 1000 + rng.below(50);
@@ -1127,7 +1134,12 @@ mod tests {
                 );
                 if rng.below(3) == 0 {
                     let role = roles[1 + rng.below(3) as usize];
-                    text.push_str(&format!(";cpus({role}):{};ports({role}):[{}-{}]", rng.below(4) + 1, 2000, 2000 + rng.below(3)));
+                    text.push_str(&format!(
+                        ";cpus({role}):{};ports({role}):[{}-{}]",
+                        rng.below(4) + 1,
+                        2000,
+                        2000 + rng.below(3)
+                    ));
                 }
                 state.add_agent(&format!("agent{i}"), res(&text));
                 if rng.below(10) == 0 {
@@ -1168,7 +1180,13 @@ mod tests {
                     }
                 }
                 if cycle == 3 {
-                    for a in state.agents.values().filter(|a| !a.allocations.is_empty()).map(|a| a.id.clone()).collect::<Vec<_>>() {
+                    for a in state
+                        .agents
+                        .values()
+                        .filter(|a| !a.allocations.is_empty())
+                        .map(|a| a.id.clone())
+                        .collect::<Vec<_>>()
+                    {
                         let held: Vec<((String, String), Resources)> =
                             state.agents[&a].allocations.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                         for ((f, r), v) in held {

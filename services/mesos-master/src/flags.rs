@@ -1,7 +1,7 @@
 //! The master's flags (a subset of Mesos 1.11's, with upstream names and defaults).
 
-use mesos_master::allocator::MinAllocatable;
 use common::config::{Flag, Kind, MesosDuration, Schema, Style};
+use mesos_master::allocator::MinAllocatable;
 use serde::Deserialize;
 
 const PORT: Kind = Kind::Int { min: 1, max: 65535 };
@@ -23,7 +23,7 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("cluster", Kind::Text, None, "Cluster name shown in the web UI and /state."),
     Flag::new("log_dir", Kind::Text, None, "Directory for log files (default: stderr only)."),
     Flag::new("logging_level", Kind::Choice(&["INFO", "WARNING", "ERROR"]), Some("INFO"), "Log level."),
-    Flag::new("agent_ping_timeout", Kind::Duration, Some("15secs"), "Time without a pong after which a ping counts as missed."),
+    Flag::new("agent_ping_timeout", Kind::Duration, Some("15secs"), "Interval between pings on each agent link; an interval in which the link is down counts as a missed ping."),
     Flag::new("max_agent_ping_timeouts", Kind::Int { min: 1, max: 1_000_000 }, Some("5"), "Consecutive ping intervals with the agent's link down after which the agent is marked unreachable."),
     Flag::new("agent_reregister_timeout", Kind::Duration, Some("10mins"), "After a leader is elected, agents in the recovered registry that have not re-registered within this time are marked unreachable (upstream requires at least 10mins; shorter values are accepted for testing)."),
     Flag::new("offer_timeout", Kind::Duration, None, "Offers not used within this time are rescinded (default: never)."),
@@ -47,32 +47,55 @@ pub const SCHEMA: Schema = Schema {
 /// The master's typed configuration.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
+    /// `--ip`.
     pub ip: Option<String>,
+    /// `--port`.
     pub port: u16,
+    /// `--hostname`.
     pub hostname: Option<String>,
+    /// `--hostname_lookup`.
     pub hostname_lookup: bool,
+    /// `--advertise_ip`.
     pub advertise_ip: Option<String>,
+    /// `--advertise_port`.
     pub advertise_port: Option<u16>,
+    /// `--zk`.
     pub zk: Option<String>,
+    /// `--zk_session_timeout`.
     pub zk_session_timeout: MesosDuration,
+    /// `--registry`.
     pub registry: String,
     /// With `--zk` and `--registry=replicated_log`: how many masters must be members of the ZooKeeper group
     /// (`json.info_` znodes) before a newly elected leader recovers the registry and starts serving scheduler
-    /// and agent calls (which get `503` until then). Set it to a majority of the masters so that a leader
-    /// partitioned away with a minority never serves. Ignored with `in_memory` or without `--zk`.
+    /// and agent calls (which get `503` until then); checked once per election, as a leader that loses its
+    /// ZooKeeper session exits. Set it to a majority of the masters, as upstream requires. Ignored with
+    /// `in_memory` or without `--zk`.
     pub quorum: Option<u32>,
+    /// `--work_dir`.
     pub work_dir: Option<String>,
+    /// `--cluster`.
     pub cluster: Option<String>,
+    /// `--log_dir`.
     pub log_dir: Option<String>,
+    /// `--logging_level`.
     pub logging_level: String,
+    /// `--agent_ping_timeout`.
     pub agent_ping_timeout: MesosDuration,
+    /// `--max_agent_ping_timeouts`.
     pub max_agent_ping_timeouts: u32,
+    /// `--agent_reregister_timeout`.
     pub agent_reregister_timeout: MesosDuration,
+    /// `--offer_timeout`.
     pub offer_timeout: Option<MesosDuration>,
+    /// `--allocation_interval`.
     pub allocation_interval: MesosDuration,
+    /// `--min_allocatable_resources`.
     pub min_allocatable_resources: String,
+    /// `--weights`.
     pub weights: Option<String>,
+    /// `--max_completed_frameworks`.
     pub max_completed_frameworks: usize,
+    /// `--max_completed_tasks_per_framework`.
     pub max_completed_tasks_per_framework: usize,
 }
 
@@ -99,7 +122,9 @@ impl Config {
         }
         if let Some(ip) = &self.ip {
             if ip.parse::<std::net::Ipv4Addr>().is_err() {
-                return Err(format!("mesos-master: invalid value '{ip}' for --ip: expected an IPv4 address such as 10.0.0.2"));
+                return Err(format!(
+                    "mesos-master: invalid value '{ip}' for --ip: expected an IPv4 address such as 10.0.0.2"
+                ));
             }
         }
         Ok(())
@@ -136,7 +161,10 @@ mod tests {
 
     #[test]
     fn weights_parse() {
-        assert_eq!(parse_weights("web=2, batch=0.5").unwrap(), vec![("web".to_string(), 2.0), ("batch".to_string(), 0.5)]);
+        assert_eq!(
+            parse_weights("web=2, batch=0.5").unwrap(),
+            vec![("web".to_string(), 2.0), ("batch".to_string(), 0.5)]
+        );
         for bad in ["web", "web=x", "web=0", "=1", "web=-1"] {
             assert!(parse_weights(bad).is_err(), "{bad}");
         }

@@ -53,8 +53,15 @@ async fn main() {
         pid: Some(format!("master@{advertise_ip}:{advertise_port}")),
         hostname: Some(hostname.clone()),
         version: Some(VERSION.to_string()),
-        address: Some(Address { hostname: Some(hostname), ip: Some(advertise_ip.to_string()), port: advertise_port as u32 }),
-        capabilities: ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"].into_iter().map(|k| Capability { kind: k.into() }).collect(),
+        address: Some(Address {
+            hostname: Some(hostname),
+            ip: Some(advertise_ip.to_string()),
+            port: advertise_port as u32,
+        }),
+        capabilities: ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"]
+            .into_iter()
+            .map(|k| Capability { kind: k.into() })
+            .collect(),
     };
     let leadership = match &config.zk {
         Some(url) => {
@@ -69,9 +76,10 @@ async fn main() {
     };
 
     let registrar = match (config.registry.as_str(), &config.zk, &config.work_dir) {
-        ("replicated_log", Some(url), _) => {
-            Registrar::zookeeper(common::zk::ZkUrl::parse(url).expect("checked by the flag loader"), config.zk_session_timeout.0)
-        }
+        ("replicated_log", Some(url), _) => Registrar::zookeeper(
+            common::zk::ZkUrl::parse(url).expect("checked by the flag loader"),
+            config.zk_session_timeout.0,
+        ),
         ("replicated_log", None, Some(dir)) => Registrar::file(dir),
         _ => Registrar::in_memory(),
     };
@@ -128,7 +136,8 @@ async fn recover_when_elected(ctx: api::Context) {
     }
     ctx.master.lock().expect("master lock").elected_time = Some(now_secs());
     tracing::info!("elected leader; recovering the registry");
-    if let (Some(quorum), Some(_), "replicated_log") = (ctx.config.quorum, &ctx.config.zk, ctx.config.registry.as_str()) {
+    if let (Some(quorum), Some(_), "replicated_log") = (ctx.config.quorum, &ctx.config.zk, ctx.config.registry.as_str())
+    {
         ctx.registrar.wait_for_quorum(quorum).await;
     }
     let registry = loop {
@@ -199,7 +208,7 @@ fn spawn_timers(ctx: &api::Context) {
             }
             master.expire_frameworks(now_secs());
             master.expire_recovered_agents(now_secs());
-            if seconds % HEARTBEAT_SECONDS as u64 == 0 {
+            if seconds.is_multiple_of(HEARTBEAT_SECONDS as u64) {
                 master.heartbeat_frameworks();
             }
         }

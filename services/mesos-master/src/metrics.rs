@@ -32,25 +32,30 @@ impl Metrics {
             &["route"],
         )
         .expect("valid metric");
-        let offers_made = IntCounter::new("mesos_master_offers_made_total", "Offers sent to frameworks.").expect("valid metric");
+        let offers_made =
+            IntCounter::new("mesos_master_offers_made_total", "Offers sent to frameworks.").expect("valid metric");
         let status_updates =
-            IntCounter::new("mesos_master_status_updates_total", "Task status updates received from agents.").expect("valid metric");
+            IntCounter::new("mesos_master_status_updates_total", "Task status updates received from agents.")
+                .expect("valid metric");
         let allocation_seconds = prometheus::Histogram::with_opts(
             HistogramOpts::new("mesos_master_allocation_cycle_duration_seconds", "Duration of one allocation cycle.")
                 .buckets(vec![0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]),
         )
         .expect("valid metric");
         let elected = Gauge::new("mesos_master_elected", "1 if this master is the leader.").expect("valid metric");
-        let agents = GaugeVec::new(Opts::new("mesos_master_agents", "Agents by state."), &["state"]).expect("valid metric");
-        let frameworks =
-            GaugeVec::new(Opts::new("mesos_master_frameworks", "Frameworks by state."), &["state"]).expect("valid metric");
-        let tasks = GaugeVec::new(Opts::new("mesos_master_tasks", "Known tasks by state."), &["state"]).expect("valid metric");
+        let agents =
+            GaugeVec::new(Opts::new("mesos_master_agents", "Agents by state."), &["state"]).expect("valid metric");
+        let frameworks = GaugeVec::new(Opts::new("mesos_master_frameworks", "Frameworks by state."), &["state"])
+            .expect("valid metric");
+        let tasks =
+            GaugeVec::new(Opts::new("mesos_master_tasks", "Known tasks by state."), &["state"]).expect("valid metric");
         let resources = GaugeVec::new(
             Opts::new("mesos_master_resources", "Cluster resources (cpus, mem in MB, disk in MB) by kind."),
             &["resource", "kind"],
         )
         .expect("valid metric");
-        let outstanding_offers = Gauge::new("mesos_master_outstanding_offers", "Offers not yet answered.").expect("valid metric");
+        let outstanding_offers =
+            Gauge::new("mesos_master_outstanding_offers", "Offers not yet answered.").expect("valid metric");
         for c in [
             Box::new(http_latency.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(offers_made.clone()),
@@ -93,7 +98,12 @@ impl Metrics {
         self.frameworks.with_label_values(&["disconnected"]).set(master.frameworks.len() as f64 - subscribed);
         self.frameworks.with_label_values(&["completed"]).set(master.completed_frameworks.len() as f64);
         for state in TaskState::ALL {
-            let n = master.frameworks.values().flat_map(|f| f.tasks.values().chain(f.unreachable_tasks.values()).chain(f.completed_tasks.iter())).filter(|t| t.state == state).count();
+            let n = master
+                .frameworks
+                .values()
+                .flat_map(|f| f.tasks.values().chain(f.unreachable_tasks.values()).chain(f.completed_tasks.iter()))
+                .filter(|t| t.state == state)
+                .count();
             self.tasks.with_label_values(&[&state.short_name()]).set(n as f64);
         }
         for name in ["cpus", "mem", "disk"] {

@@ -199,7 +199,10 @@ impl Registrar {
 
     /// A registrar writing `<work_dir>/registry.json`.
     pub fn file(work_dir: &str) -> Registrar {
-        Registrar::with(Backend::File { path: PathBuf::from(work_dir).join("registry.json"), document: Document::new() })
+        Registrar::with(Backend::File {
+            path: PathBuf::from(work_dir).join("registry.json"),
+            document: Document::new(),
+        })
     }
 
     /// A registrar writing znodes under `<url.path>/registry`.
@@ -223,9 +226,10 @@ impl Registrar {
                         let group = url.path.clone();
                         match session(client, url, *session_timeout).await {
                             Ok(c) => match c.list_children(&group).await {
-                                Ok(children) => {
-                                    children.iter().filter(|c| zk::MemberKind::MesosMaster.sequence(c).is_some()).count()
-                                }
+                                Ok(children) => children
+                                    .iter()
+                                    .filter(|c| zk::MemberKind::MesosMaster.sequence(c).is_some())
+                                    .count(),
                                 Err(e) => {
                                     *client = None;
                                     tracing::warn!(error = %e, "cannot list the election group");
@@ -246,7 +250,11 @@ impl Registrar {
                 return;
             }
             if !logged {
-                tracing::warn!(members, quorum, "waiting for a quorum of masters to join the ZooKeeper group before recovering");
+                tracing::warn!(
+                    members,
+                    quorum,
+                    "waiting for a quorum of masters to join the ZooKeeper group before recovering"
+                );
                 logged = true;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -261,7 +269,8 @@ impl Registrar {
             Backend::Memory => Ok(Registry::default()),
             Backend::File { path, document } => {
                 *document = match tokio::fs::read(&*path).await {
-                    Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{} is not a registry: {e}", path.display()))?,
+                    Ok(bytes) => serde_json::from_slice(&bytes)
+                        .map_err(|e| format!("{} is not a registry: {e}", path.display()))?,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => Document::new(),
                     Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
                 };
@@ -285,7 +294,9 @@ impl Registrar {
                                 match result {
                                     Ok((bytes, _)) => match serde_json::from_slice::<Value>(&bytes) {
                                         Ok(value) => registry.add(kind, value),
-                                        Err(e) => tracing::warn!(error = %e, "skipping a registry znode that is not JSON"),
+                                        Err(e) => {
+                                            tracing::warn!(error = %e, "skipping a registry znode that is not JSON")
+                                        }
                                     },
                                     Err(zkc::Error::NoNode) => {}
                                     Err(e) => return Err(e),
@@ -314,7 +325,8 @@ impl Registrar {
         if store.pending.is_empty() {
             return Ok(());
         }
-        let changes: Vec<Change> = store.pending.iter().map(|(key, value)| Change { key: key.clone(), value: value.clone() }).collect();
+        let changes: Vec<Change> =
+            store.pending.iter().map(|(key, value)| Change { key: key.clone(), value: value.clone() }).collect();
         let written = match &mut store.backend {
             Backend::Memory => Ok(()),
             Backend::File { path, document } => {
@@ -347,7 +359,11 @@ fn registry_root(url: &ZkUrl) -> String {
 }
 
 /// The registry's ZooKeeper session, opened if there is none.
-async fn session<'a>(client: &'a mut Option<zkc::Client>, url: &ZkUrl, timeout: Duration) -> Result<&'a zkc::Client, zkc::Error> {
+async fn session<'a>(
+    client: &'a mut Option<zkc::Client>,
+    url: &ZkUrl,
+    timeout: Duration,
+) -> Result<&'a zkc::Client, zkc::Error> {
     if client.as_ref().is_some_and(|c| c.state().is_terminated()) {
         *client = None;
     }
@@ -358,7 +374,12 @@ async fn session<'a>(client: &'a mut Option<zkc::Client>, url: &ZkUrl, timeout: 
 }
 
 /// Writes changes as per-entry znodes, many in flight at once.
-async fn write_znodes(client: &mut Option<zkc::Client>, url: &ZkUrl, timeout: Duration, changes: &[Change]) -> Result<(), String> {
+async fn write_znodes(
+    client: &mut Option<zkc::Client>,
+    url: &ZkUrl,
+    timeout: Duration,
+    changes: &[Change],
+) -> Result<(), String> {
     let c = session(client, url, timeout).await.map_err(|e| format!("cannot connect to ZooKeeper: {e}"))?;
     let root = registry_root(url);
     for kind in Kind::ALL {
@@ -384,7 +405,8 @@ async fn write_znode(client: &zkc::Client, url: &ZkUrl, path: &str, value: Optio
             Err(e) => Err(e),
         },
         Some(value) => {
-            let data = serde_json::to_vec(value).map_err(|_| zkc::Error::BadArguments(&"unserializable registry entry"))?;
+            let data =
+                serde_json::to_vec(value).map_err(|_| zkc::Error::BadArguments(&"unserializable registry entry"))?;
             match client.set_data(path, &data, None).await {
                 Ok(_) => Ok(()),
                 Err(zkc::Error::NoNode) => {
@@ -433,7 +455,9 @@ mod tests {
             hostname: "h".into(),
             ip: "127.0.0.1".into(),
             port: 5051,
-            resources: Resources::parse_text("cpus:1;mem:128").unwrap().to_v1(common::resources::ReservationFormat::PreRefinement),
+            resources: Resources::parse_text("cpus:1;mem:128")
+                .unwrap()
+                .to_v1(common::resources::ReservationFormat::PreRefinement),
             attributes: vec![],
             version: "1.11.0".into(),
         };
@@ -461,7 +485,10 @@ mod tests {
             .sync(|| {
                 vec![
                     Change { key: Key::new(Kind::Agents, &gone), value: None },
-                    Change { key: Key::new(Kind::Unreachable, &gone), value: Some(serde_json::to_value(&unreachable).unwrap()) },
+                    Change {
+                        key: Key::new(Kind::Unreachable, &gone),
+                        value: Some(serde_json::to_value(&unreachable).unwrap()),
+                    },
                 ]
             })
             .await

@@ -331,15 +331,15 @@ impl Master {
                         .get(&key.id)
                         .map(|a| &a.info)
                         .or_else(|| self.recovered_agents.get(&key.id))
-                        .and_then(|info| serde_json::to_value(AgentEntry { id: key.id.clone(), info: info.clone() }).ok()),
-                    Kind::Unreachable => self
-                        .unreachable_agents
-                        .get(&key.id)
-                        .and_then(|t| serde_json::to_value(UnreachableEntry { id: key.id.clone(), timestamp: *t }).ok()),
-                    Kind::Frameworks => self
-                        .frameworks
-                        .get(&key.id)
-                        .and_then(|f| serde_json::to_value(FrameworkEntry { id: key.id.clone(), info: f.info.clone() }).ok()),
+                        .and_then(|info| {
+                            serde_json::to_value(AgentEntry { id: key.id.clone(), info: info.clone() }).ok()
+                        }),
+                    Kind::Unreachable => self.unreachable_agents.get(&key.id).and_then(|t| {
+                        serde_json::to_value(UnreachableEntry { id: key.id.clone(), timestamp: *t }).ok()
+                    }),
+                    Kind::Frameworks => self.frameworks.get(&key.id).and_then(|f| {
+                        serde_json::to_value(FrameworkEntry { id: key.id.clone(), info: f.info.clone() }).ok()
+                    }),
                 };
                 Change { key, value }
             })
@@ -445,11 +445,17 @@ impl Master {
         let missing: Vec<(Id, Id)> = agent.tasks.iter().filter(|key| !reported.contains(key)).cloned().collect();
         for (framework_id, task_id) in missing {
             let Some(framework) = self.frameworks.get_mut(&framework_id) else { continue };
-            if !framework.tasks.get(&task_id).is_some_and(|t| t.state == TaskState::TASK_STAGING) {
+            if framework.tasks.get(&task_id).is_none_or(|t| t.state != TaskState::TASK_STAGING) {
                 continue;
             }
             let state = if framework.partition_aware() { TaskState::TASK_DROPPED } else { TaskState::TASK_LOST };
-            let status = master_status(&task_id, Some(agent_id), state, "Task was not received by the agent", "REASON_RECONCILIATION");
+            let status = master_status(
+                &task_id,
+                Some(agent_id),
+                state,
+                "Task was not received by the agent",
+                "REASON_RECONCILIATION",
+            );
             self.finish_task(agent_id, &framework_id, &task_id, status);
         }
     }
@@ -483,7 +489,13 @@ impl Master {
             statuses: Vec::new(),
             resources: resources.clone(),
         };
-        let status = master_status(&task_id, Some(agent_id), running.state, announce.unwrap_or(""), if announce.is_some() { "REASON_AGENT_REREGISTERED" } else { "" });
+        let status = master_status(
+            &task_id,
+            Some(agent_id),
+            running.state,
+            announce.unwrap_or(""),
+            if announce.is_some() { "REASON_AGENT_REREGISTERED" } else { "" },
+        );
         task.record(&status);
         if announce.is_some() {
             framework.send(Event::update(status));
@@ -493,14 +505,17 @@ impl Master {
             agent.used.add(&resources);
             agent.tasks.insert((framework_id.clone(), task_id));
         }
-        checked("adopting a task", self.allocator.add_allocation(&framework_id.value, &role, &agent_id.value, &resources));
+        checked(
+            "adopting a task",
+            self.allocator.add_allocation(&framework_id.value, &role, &agent_id.value, &resources),
+        );
     }
 
     /// The agent's link closed (if it is still the one given): its offers are rescinded and it gets no more
     /// until it re-registers; missed pings count from now.
     pub fn agent_disconnected(&mut self, agent_id: &Id, stream_id: &str) {
         let Some(agent) = self.agents.get_mut(agent_id) else { return };
-        if !agent.link.as_ref().is_some_and(|l| l.id == stream_id) {
+        if agent.link.as_ref().is_none_or(|l| l.id != stream_id) {
             return;
         }
         agent.link = None;
@@ -630,7 +645,9 @@ impl Master {
             Some(id) => {
                 // Offers made to the previous connection are void.
                 self.rescind_framework_offers(&id);
-                let Some(framework) = self.frameworks.get_mut(&id) else { return Err(CallError::BadRequest("Framework cannot be found".into())) };
+                let Some(framework) = self.frameworks.get_mut(&id) else {
+                    return Err(CallError::BadRequest("Framework cannot be found".into()));
+                };
                 if let Some(old) = framework.stream.take() {
                     // Only one subscription per framework: the old stream gets an error and closes.
                     old.send(Event::error("Framework failed over"));
@@ -668,7 +685,7 @@ impl Master {
     /// failover timer starts.
     pub fn framework_disconnected(&mut self, framework_id: &Id, stream_id: &str) {
         let Some(framework) = self.frameworks.get_mut(framework_id) else { return };
-        if !framework.stream.as_ref().is_some_and(|s| s.id == stream_id) {
+        if framework.stream.as_ref().is_none_or(|s| s.id != stream_id) {
             return;
         }
         framework.stream = None;
@@ -702,7 +719,8 @@ impl Master {
             .frameworks
             .get(framework_id)
             .ok_or_else(|| CallError::BadRequest("Framework cannot be found".into()))?;
-        let stream = framework.stream.as_ref().ok_or_else(|| CallError::Forbidden("Framework is not subscribed".into()))?;
+        let stream =
+            framework.stream.as_ref().ok_or_else(|| CallError::Forbidden("Framework is not subscribed".into()))?;
         match stream_id {
             None => Err(CallError::BadRequest("All non-subscribe calls should include the 'Mesos-Stream-Id' header".into())),
             Some(id) if id != stream.id => Err(CallError::BadRequest(format!(
@@ -724,7 +742,13 @@ impl Master {
                 agent.used.subtract_saturating(&task.resources);
                 agent.tasks.remove(&(framework_id.clone(), task_id.clone()));
             }
-            task.record(&master_status(&task_id, Some(&task.info.agent_id), TaskState::TASK_KILLED, "Framework removed", "REASON_FRAMEWORK_REMOVED"));
+            task.record(&master_status(
+                &task_id,
+                Some(&task.info.agent_id),
+                TaskState::TASK_KILLED,
+                "Framework removed",
+                "REASON_FRAMEWORK_REMOVED",
+            ));
             push_bounded(&mut framework.completed_tasks, task, self.max_completed_tasks_per_framework);
         }
         for (_, task) in std::mem::take(&mut framework.unreachable_tasks) {
@@ -760,8 +784,11 @@ impl Master {
             .flat_map(|op| op.launch.map(|l| l.task_infos).unwrap_or_default())
             .collect();
         // Offers must all be this framework's, on one agent, for one role.
-        let mine: Vec<&OfferRecord> =
-            offer_ids.iter().filter_map(|id| self.offers.get(id)).filter(|r| r.offer.framework_id == *framework_id).collect();
+        let mine: Vec<&OfferRecord> = offer_ids
+            .iter()
+            .filter_map(|id| self.offers.get(id))
+            .filter(|r| r.offer.framework_id == *framework_id)
+            .collect();
         let first = mine.first().map(|r| (r.offer.agent_id.clone(), r.role.clone()));
         let valid = !offer_ids.is_empty()
             && mine.len() == offer_ids.len()
@@ -789,7 +816,12 @@ impl Master {
             let wanted = match Resources::from_v1(&task.resources) {
                 Ok(r) => r,
                 Err(e) => {
-                    self.drop_tasks(framework_id, &[task], &format!("Task uses invalid resources: {e}"), "REASON_TASK_INVALID");
+                    self.drop_tasks(
+                        framework_id,
+                        &[task],
+                        &format!("Task uses invalid resources: {e}"),
+                        "REASON_TASK_INVALID",
+                    );
                     continue;
                 }
             };
@@ -830,7 +862,12 @@ impl Master {
             }
         }
         if !remaining.is_empty() {
-            let unused = allocator::Allocation { framework_id: framework_id.value.clone(), role, agent_id: agent_id.value.clone(), resources: remaining };
+            let unused = allocator::Allocation {
+                framework_id: framework_id.value.clone(),
+                role,
+                agent_id: agent_id.value.clone(),
+                resources: remaining,
+            };
             checked("declining unused resources", self.allocator.decline(&unused, refuse_seconds, millis(now_secs())));
         }
         Ok(())
@@ -848,7 +885,7 @@ impl Master {
     pub fn decline(&mut self, framework_id: &Id, offer_ids: &[Id], refuse_seconds: Option<f64>) {
         let now_ms = millis(now_secs());
         for offer_id in offer_ids {
-            if !self.offers.get(offer_id).is_some_and(|r| r.offer.framework_id == *framework_id) {
+            if self.offers.get(offer_id).is_none_or(|r| r.offer.framework_id != *framework_id) {
                 continue;
             }
             let Some(record) = self.take_offer(offer_id) else { continue };
@@ -883,12 +920,22 @@ impl Master {
         match framework.tasks.get(task_id) {
             Some(task) => {
                 if let Some(link) = self.agents.get(&task.info.agent_id).and_then(|a| a.link.as_ref()) {
-                    link.send(AgentEvent::Kill { framework_id: framework_id.clone(), task_id: task_id.clone(), kill_policy });
+                    link.send(AgentEvent::Kill {
+                        framework_id: framework_id.clone(),
+                        task_id: task_id.clone(),
+                        kill_policy,
+                    });
                 }
             }
             None => {
                 let state = if framework.partition_aware() { TaskState::TASK_UNKNOWN } else { TaskState::TASK_LOST };
-                framework.send(Event::update(master_status(task_id, None, state, "Attempted to kill an unknown task", "REASON_RECONCILIATION")));
+                framework.send(Event::update(master_status(
+                    task_id,
+                    None,
+                    state,
+                    "Attempted to kill an unknown task",
+                    "REASON_RECONCILIATION",
+                )));
             }
         }
     }
@@ -926,7 +973,13 @@ impl Master {
                 } else {
                     TaskState::TASK_UNKNOWN
                 };
-                answers.push(master_status(task_id, agent_id.as_ref(), state, "Reconciliation: Task is unknown", "REASON_RECONCILIATION"));
+                answers.push(master_status(
+                    task_id,
+                    agent_id.as_ref(),
+                    state,
+                    "Reconciliation: Task is unknown",
+                    "REASON_RECONCILIATION",
+                ));
             }
         }
         if let Some(framework) = self.frameworks.get_mut(framework_id) {
@@ -966,7 +1019,8 @@ impl Master {
     }
 
     fn rescind_agent_offers(&mut self, agent_id: &Id) {
-        let ids: Vec<Id> = self.offers.values().filter(|r| r.offer.agent_id == *agent_id).map(|r| r.offer.id.clone()).collect();
+        let ids: Vec<Id> =
+            self.offers.values().filter(|r| r.offer.agent_id == *agent_id).map(|r| r.offer.id.clone()).collect();
         for id in ids {
             self.rescind(&id);
         }
@@ -981,7 +1035,8 @@ impl Master {
 
     /// Rescinds offers older than `timeout` seconds (their resources are offered again, unfiltered).
     pub fn expire_offers(&mut self, now: f64, timeout: f64) {
-        let ids: Vec<Id> = self.offers.values().filter(|r| now - r.created >= timeout).map(|r| r.offer.id.clone()).collect();
+        let ids: Vec<Id> =
+            self.offers.values().filter(|r| now - r.created >= timeout).map(|r| r.offer.id.clone()).collect();
         for id in ids {
             self.rescind(&id);
         }
@@ -998,8 +1053,18 @@ impl Master {
         for decision in decisions {
             let agent_id = Id::new(decision.agent_id.clone());
             let framework_id = Id::new(decision.framework_id.clone());
-            let (Some(agent), Some(framework)) = (self.agents.get_mut(&agent_id), self.frameworks.get_mut(&framework_id)) else {
-                checked("an offer with no taker", self.allocator.recover(&decision.framework_id, &decision.role, &decision.agent_id, &decision.resources));
+            let (Some(agent), Some(framework)) =
+                (self.agents.get_mut(&agent_id), self.frameworks.get_mut(&framework_id))
+            else {
+                checked(
+                    "an offer with no taker",
+                    self.allocator.recover(
+                        &decision.framework_id,
+                        &decision.role,
+                        &decision.agent_id,
+                        &decision.resources,
+                    ),
+                );
                 continue;
             };
             let offer_id = Id::new(format!("{}-O{}", self.info.id, self.next_offer));
@@ -1012,7 +1077,11 @@ impl Master {
                 hostname: agent.info.hostname.clone(),
                 url: Some(Url {
                     scheme: "http".into(),
-                    address: Address { hostname: Some(agent.info.hostname.clone()), ip: Some(agent.info.ip.clone()), port: agent.info.port },
+                    address: Address {
+                        hostname: Some(agent.info.hostname.clone()),
+                        ip: Some(agent.info.ip.clone()),
+                        port: agent.info.port,
+                    },
                     path: Some("/slave(1)".into()),
                 }),
                 resources: decision.resources.to_v1_allocated(ReservationFormat::PreRefinement, &decision.role),
@@ -1021,7 +1090,10 @@ impl Master {
                 allocation_info: Some(AllocationInfo { role: decision.role.clone() }),
             };
             framework.offers.push(offer_id.clone());
-            self.offers.insert(offer_id, OfferRecord { offer: offer.clone(), role: decision.role, resources: decision.resources, created: now });
+            self.offers.insert(
+                offer_id,
+                OfferRecord { offer: offer.clone(), role: decision.role, resources: decision.resources, created: now },
+            );
             by_framework.entry(framework_id).or_default().push(offer);
             count += 1;
         }
@@ -1054,7 +1126,11 @@ fn allocation_of(record: &OfferRecord) -> allocator::Allocation {
 impl Task {
     fn record(&mut self, status: &TaskStatus) {
         self.state = status.state;
-        self.statuses.push(StatusRecord { state: status.state, timestamp: status.timestamp.unwrap_or_else(now_secs), status: status.clone() });
+        self.statuses.push(StatusRecord {
+            state: status.state,
+            timestamp: status.timestamp.unwrap_or_else(now_secs),
+            status: status.clone(),
+        });
     }
 }
 
@@ -1169,7 +1245,14 @@ mod tests {
             agent_id: offer.agent_id.clone(),
             resources: Resources::parse_text(resources).unwrap().to_v1_allocated(ReservationFormat::PreRefinement, "*"),
             executor: None,
-            command: Some(CommandInfo { uris: vec![], environment: None, shell: true, value: Some("sleep 100".into()), arguments: vec![], user: None }),
+            command: Some(CommandInfo {
+                uris: vec![],
+                environment: None,
+                shell: true,
+                value: Some("sleep 100".into()),
+                arguments: vec![],
+                user: None,
+            }),
             container: None,
             health_check: None,
             check: None,
@@ -1187,12 +1270,19 @@ mod tests {
             let mut expected = agent.used.clone();
             expected.add(&agent.offered);
             let books = &master.allocator.agents[&agent.id.value].allocated;
-            assert!(books.contains(&expected) && expected.contains(books), "{}: allocator {books} vs master {expected}", agent.id);
+            assert!(
+                books.contains(&expected) && expected.contains(books),
+                "{}: allocator {books} vs master {expected}",
+                agent.id
+            );
         }
     }
 
     fn running(agent_id: &Id, status_of: &str, state: TaskState) -> TaskStatus {
-        TaskStatus { uuid: Some(format!("u-{status_of}-{state:?}")), ..master_status(&Id::new(status_of), Some(agent_id), state, "", "") }
+        TaskStatus {
+            uuid: Some(format!("u-{status_of}-{state:?}")),
+            ..master_status(&Id::new(status_of), Some(agent_id), state, "", "")
+        }
     }
 
     #[test]
@@ -1206,7 +1296,8 @@ mod tests {
         let offer = offers(&drain(&mut rx)).remove(0);
         check_books(&m);
 
-        m.accept(&fw, &[offer.id.clone()], vec![launch(&offer, "t1", "cpus:1;mem:128")], Some(0.0)).unwrap();
+        m.accept(&fw, std::slice::from_ref(&offer.id), vec![launch(&offer, "t1", "cpus:1;mem:128")], Some(0.0))
+            .unwrap();
         check_books(&m);
         assert!(matches!(drain(&mut agent_rx).last(), Some(AgentEvent::Launch { .. })));
         // The unused part is offered again at once (refuse_seconds 0).
@@ -1222,7 +1313,10 @@ mod tests {
         assert_eq!(m.frameworks[&fw].tasks[&Id::new("t1")].statuses.len(), 2, "a retried update is recorded once");
         m.status_update(&agent, &fw, running(&agent, "t1", TaskState::TASK_FINISHED));
         check_books(&m);
-        assert_eq!(updates(&drain(&mut rx)).iter().map(|s| s.state).collect::<Vec<_>>(), [TaskState::TASK_RUNNING, TaskState::TASK_RUNNING, TaskState::TASK_FINISHED]);
+        assert_eq!(
+            updates(&drain(&mut rx)).iter().map(|s| s.state).collect::<Vec<_>>(),
+            [TaskState::TASK_RUNNING, TaskState::TASK_RUNNING, TaskState::TASK_FINISHED]
+        );
         // The filter covers the 3 refused cpus only: with the freed one, all 4 are offered.
         assert_eq!(m.allocate(4.0), 1);
         let freed = offers(&drain(&mut rx)).remove(0);
@@ -1246,11 +1340,13 @@ mod tests {
         m.revive(&fw, &[]);
         assert_eq!(m.allocate(2.0), 1);
         let offer = offers(&drain(&mut rx)).remove(0);
-        m.accept(&fw, &[offer.id.clone()], vec![launch(&offer, "t1", "cpus:1;mem:128")], None).unwrap();
+        m.accept(&fw, std::slice::from_ref(&offer.id), vec![launch(&offer, "t1", "cpus:1;mem:128")], None).unwrap();
         m.registry_changes();
         m.remove_framework(&fw);
         check_books(&m);
-        assert!(drain(&mut agent_rx).iter().any(|e| matches!(e, AgentEvent::ShutdownFramework { framework_id } if *framework_id == fw)));
+        assert!(drain(&mut agent_rx)
+            .iter()
+            .any(|e| matches!(e, AgentEvent::ShutdownFramework { framework_id } if *framework_id == fw)));
         assert!(rx.try_recv().is_err() && m.completed_frameworks.len() == 1);
         assert_eq!(m.registry_changes(), vec![Change { key: Key::new(Kind::Frameworks, &fw), value: None }]);
         assert!(m.agents.values().all(|a| a.tasks.is_empty() && a.used.is_empty()));
@@ -1273,7 +1369,13 @@ mod tests {
             m.allocate(1.0 + cycle as f64);
             for (fw, rx, task) in [(&aware, &mut aware_rx, "ta"), (&plain, &mut plain_rx, "tp")] {
                 if let Some(offer) = offers(&drain(rx)).first() {
-                    m.accept(fw, &[offer.id.clone()], vec![launch(offer, task, "cpus:1;mem:128")], Some(0.0)).unwrap();
+                    m.accept(
+                        fw,
+                        std::slice::from_ref(&offer.id),
+                        vec![launch(offer, task, "cpus:1;mem:128")],
+                        Some(0.0),
+                    )
+                    .unwrap();
                     m.status_update(&agent, fw, running(&agent, task, TaskState::TASK_RUNNING));
                 }
             }
@@ -1310,14 +1412,21 @@ mod tests {
             .iter()
             .map(|(fw, task)| {
                 let record = &m.frameworks[*fw].unreachable_tasks[&Id::new(*task)];
-                RunningTask { framework: m.frameworks[*fw].info.clone(), task: record.info.clone(), state: TaskState::TASK_RUNNING }
+                RunningTask {
+                    framework: m.frameworks[*fw].info.clone(),
+                    task: record.info.clone(),
+                    state: TaskState::TASK_RUNNING,
+                }
             })
             .collect();
         let (link, _agent_rx) = stream("a2");
         m.register_agent(agent_info("cpus:4;mem:1024"), Some(agent.clone()), tasks, link).unwrap();
         for rx in [&mut aware_rx, &mut plain_rx] {
             let status = updates(&drain(rx)).remove(0);
-            assert_eq!((status.state, status.reason.as_deref()), (TaskState::TASK_RUNNING, Some("REASON_AGENT_REREGISTERED")));
+            assert_eq!(
+                (status.state, status.reason.as_deref()),
+                (TaskState::TASK_RUNNING, Some("REASON_AGENT_REREGISTERED"))
+            );
         }
         assert!(m.unreachable_agents.is_empty() && m.frameworks[&plain].unreachable_tasks.is_empty());
         assert_eq!(m.agents[&agent].tasks.len(), 2);
@@ -1330,7 +1439,10 @@ mod tests {
         m.recovered = false;
         let info = agent_info("cpus:1;mem:128");
         let registry = Registry {
-            agents: vec![AgentEntry { id: Id::new("back"), info: info.clone() }, AgentEntry { id: Id::new("gone"), info: info.clone() }],
+            agents: vec![
+                AgentEntry { id: Id::new("back"), info: info.clone() },
+                AgentEntry { id: Id::new("gone"), info: info.clone() },
+            ],
             unreachable: vec![UnreachableEntry { id: Id::new("old"), timestamp: 1.0 }],
             frameworks: vec![FrameworkEntry { id: Id::new("fw"), info: framework_info(false) }],
         };
@@ -1358,7 +1470,7 @@ mod tests {
         let fw = m.subscribe(framework_info(false), vec![], s).unwrap();
         m.allocate(1.0);
         let offer = offers(&drain(&mut rx)).remove(0);
-        m.accept(&fw, &[offer.id.clone()], vec![launch(&offer, "t1", "cpus:1;mem:128")], None).unwrap();
+        m.accept(&fw, std::slice::from_ref(&offer.id), vec![launch(&offer, "t1", "cpus:1;mem:128")], None).unwrap();
         m.agent_disconnected(&agent, "a");
         m.register_agent(agent_info("cpus:4;mem:1024"), Some(agent.clone()), vec![], stream("a2").0).unwrap();
         let status = updates(&drain(&mut rx)).remove(0);

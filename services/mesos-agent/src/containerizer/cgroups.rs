@@ -124,9 +124,8 @@ pub(crate) fn stats(dir: &Path) -> (Option<f64>, Option<f64>, Option<u64>) {
     };
     let user = kv("cpu.stat", "user_usec").map(|u| u as f64 / 1e6);
     let system = kv("cpu.stat", "system_usec").map(|u| u as f64 / 1e6);
-    let mem = kv("memory.stat", "anon").or_else(|| {
-        fs::read_to_string(dir.join("memory.current")).ok()?.trim().parse().ok()
-    });
+    let mem =
+        kv("memory.stat", "anon").or_else(|| fs::read_to_string(dir.join("memory.current")).ok()?.trim().parse().ok());
     (user, system, mem)
 }
 

@@ -76,10 +76,8 @@ fn resolve_command(cmd: &CommandSpec, env: &[(String, String)]) -> Result<(Vec<S
         return Ok((vec![value], argv));
     }
     let path = env.iter().rev().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
-    let programs = path
-        .split(':')
-        .map(|dir| if dir.is_empty() { value.clone() } else { format!("{dir}/{value}") })
-        .collect();
+    let programs =
+        path.split(':').map(|dir| if dir.is_empty() { value.clone() } else { format!("{dir}/{value}") }).collect();
     Ok((programs, argv))
 }
 
@@ -158,7 +156,8 @@ pub(crate) fn launch(inner: &Arc<Inner>, spec: LaunchSpec, sandbox: PathBuf, met
     let env = build_env(&inner.config.default_path, &sandbox, &spec.command.env).map_err(invalid)?;
     let (programs, argv) = resolve_command(&spec.command, &env).map_err(invalid)?;
     let creds = resolve_user(inner.config.switch_user, spec.command.user.as_deref()).map_err(invalid)?;
-    let program_label = if spec.command.shell { "/bin/sh".to_string() } else { spec.command.value.clone().unwrap_or_default() };
+    let program_label =
+        if spec.command.shell { "/bin/sh".to_string() } else { spec.command.value.clone().unwrap_or_default() };
 
     let to_c = |what: &str, v: Vec<String>| -> Result<Vec<CString>, LaunchError> {
         v.iter().map(|s| cstring(what, s).map_err(LaunchError::Invalid)).collect()
@@ -297,9 +296,7 @@ pub(crate) fn launch(inner: &Arc<Inner>, spec: LaunchSpec, sandbox: PathBuf, met
     let report_fd = spawned.report;
     let inner2 = inner.clone();
     inner.spawn(async move {
-        let report = tokio::task::spawn_blocking(move || supervisor::read_report(report_fd))
-            .await
-            .unwrap_or_default();
+        let report = tokio::task::spawn_blocking(move || supervisor::read_report(report_fd)).await.unwrap_or_default();
         watch_launched(inner2, ctx, report, control_rx).await;
     });
     Ok(())
@@ -515,11 +512,8 @@ pub(crate) fn recover(inner: &Arc<Inner>, cp: &Checkpoint, mode: RecoverMode) ->
 /// Emits the terminal event of a task that is no longer running.
 fn lost_or_exited(inner: &Inner, cp: &Checkpoint, meta: &Path, killed: bool) -> RecoverResult {
     let ev = terminal_event(&cp.task_id, &cp.container_id, meta, killed);
-    let result = if ev.reason == Some(reasons::EXECUTOR_TERMINATED) {
-        RecoverResult::Lost
-    } else {
-        RecoverResult::Exited
-    };
+    let result =
+        if ev.reason == Some(reasons::EXECUTOR_TERMINATED) { RecoverResult::Lost } else { RecoverResult::Exited };
     inner.emit(ev);
     result
 }

@@ -26,9 +26,9 @@ use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum};
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, InspectContainerOptions,
-    KillContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions, StartContainerOptions,
-    StatsOptions, StopContainerOptions, WaitContainerOptions,
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, KillContainerOptions, ListContainersOptions,
+    LogsOptions, RemoveContainerOptions, StartContainerOptions, StatsOptions, StopContainerOptions,
+    WaitContainerOptions,
 };
 use bollard::Docker;
 use futures::StreamExt;
@@ -70,10 +70,8 @@ fn is_not_found(e: &DockerError) -> bool {
 
 /// Launches a Docker task (see the module docs).
 pub(crate) fn launch(inner: &Arc<Inner>, spec: LaunchSpec, sandbox: PathBuf, meta: PathBuf) -> Result<(), LaunchError> {
-    let docker_spec = spec
-        .docker
-        .clone()
-        .ok_or_else(|| LaunchError::Invalid("No docker info found in container info".into()))?;
+    let docker_spec =
+        spec.docker.clone().ok_or_else(|| LaunchError::Invalid("No docker info found in container info".into()))?;
     let name = inner.docker_name(&spec.agent_id, &spec.container_id);
     let body = docker_params::build(&spec, &docker_spec, &name, &sandbox).map_err(LaunchError::Invalid)?;
 
@@ -126,14 +124,7 @@ pub(crate) fn launch(inner: &Arc<Inner>, spec: LaunchSpec, sandbox: PathBuf, met
     }
 
     inner.emit(ContainerEvent::new(&spec.task_id, &spec.container_id, TaskState::Starting, EventSource::Executor));
-    let ctx = DockerCtx {
-        task_id: spec.task_id,
-        container_id: spec.container_id,
-        name,
-        meta,
-        sandbox,
-        checkpoint: cp,
-    };
+    let ctx = DockerCtx { task_id: spec.task_id, container_id: spec.container_id, name, meta, sandbox, checkpoint: cp };
     let image = body.image.clone().unwrap_or_default();
     inner.spawn(run(inner.clone(), ctx, body, image, docker_spec.force_pull, control_rx));
     Ok(())
@@ -300,9 +291,8 @@ async fn pull(docker: &Docker, image: &str) -> Result<(), String> {
 /// Docker timestamp, so a restarted agent resumes exactly after the last
 /// copied entry (see [`output_mtime_nanos`]).
 async fn copy_output(docker: Docker, name: String, sandbox: PathBuf, after_nanos: i64) {
-    let open = |file: &str| {
-        std::fs::OpenOptions::new().create(true).append(true).open(sandbox.join(file)).map(Arc::new)
-    };
+    let open =
+        |file: &str| std::fs::OpenOptions::new().create(true).append(true).open(sandbox.join(file)).map(Arc::new);
     let (out, err) = match (open("stdout"), open("stderr")) {
         (Ok(o), Ok(e)) => (o, e),
         (Err(e), _) | (_, Err(e)) => {
@@ -487,8 +477,10 @@ fn exit_event(ctx: &DockerCtx, result: Result<i64, String>, killed: bool) -> Con
             ev.exit_code = i32::try_from(code).ok();
             ev
         }
-        Err(msg) if killed => ContainerEvent::new(&ctx.task_id, &ctx.container_id, TaskState::Killed, EventSource::Agent)
-            .message(format!("Container removed: {msg}")),
+        Err(msg) if killed => {
+            ContainerEvent::new(&ctx.task_id, &ctx.container_id, TaskState::Killed, EventSource::Agent)
+                .message(format!("Container removed: {msg}"))
+        }
         Err(msg) => ContainerEvent::new(&ctx.task_id, &ctx.container_id, TaskState::Failed, EventSource::Agent)
             .message(format!("Abnormal executor termination: {msg}"))
             .reason(reasons::EXECUTOR_TERMINATED),
@@ -605,8 +597,7 @@ pub(crate) async fn kill_orphans(
     let managed = inner.docker_names();
     let mut removed = Vec::new();
     for c in list {
-        let Some(name) = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string())
-        else {
+        let Some(name) = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()) else {
             continue;
         };
         if !name.starts_with("mesos-") || known.contains(&name) || managed.contains(&name) {

@@ -46,7 +46,12 @@ pub(crate) fn normalize_image(image: &str) -> String {
 }
 
 /// Builds the create body for `spec` (whose `docker` is `docker`).
-pub(crate) fn build(spec: &LaunchSpec, docker: &DockerSpec, name: &str, sandbox: &Path) -> Result<ContainerCreateBody, String> {
+pub(crate) fn build(
+    spec: &LaunchSpec,
+    docker: &DockerSpec,
+    name: &str,
+    sandbox: &Path,
+) -> Result<ContainerCreateBody, String> {
     if docker.image.trim().is_empty() {
         return Err("No image specified".into());
     }
@@ -115,10 +120,11 @@ pub(crate) fn build(spec: &LaunchSpec, docker: &DockerSpec, name: &str, sandbox:
             }
             let key = format!("{}/{proto}", m.container_port);
             exposed.insert(key.clone(), HashMap::new());
-            bindings.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(PortBinding {
-                host_ip: Some("0.0.0.0".into()),
-                host_port: Some(m.host_port.to_string()),
-            });
+            bindings
+                .entry(key)
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding { host_ip: Some("0.0.0.0".into()), host_port: Some(m.host_port.to_string()) });
         }
     }
 
@@ -439,10 +445,7 @@ mod tests {
         let s = spec(d.clone(), CommandSpec::default());
         let b = build(&s, &d, "n", Path::new("/sb")).expect("build");
         let h = b.host_config.expect("host");
-        assert_eq!(
-            h.binds,
-            Some(vec!["/h:/mnt/mesos/sandbox/data:ro".to_string(), "/sb:/mnt/mesos/sandbox".into()])
-        );
+        assert_eq!(h.binds, Some(vec!["/h:/mnt/mesos/sandbox/data:ro".to_string(), "/sb:/mnt/mesos/sandbox".into()]));
         let pb = h.port_bindings.expect("ports");
         assert_eq!(pb.len(), 2);
         assert!(pb.contains_key("80/udp") && pb.contains_key("80/tcp"));

@@ -35,9 +35,8 @@
 //! For tasks to survive an agent restart under systemd, the unit needs
 //! `KillMode=process` (as for Mesos).
 
-
-pub mod checkpoint;
 mod cgroups;
+pub mod checkpoint;
 mod command;
 mod docker;
 mod docker_params;
@@ -181,11 +180,7 @@ impl Inner {
         if let Some(d) = guard.as_ref() {
             return Ok(d.clone());
         }
-        let path = self
-            .config
-            .docker_socket
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"));
+        let path = self.config.docker_socket.clone().unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"));
         let path_str = path.to_string_lossy().to_string();
         let client = bollard::Docker::connect_with_socket(&path_str, 120, bollard::API_DEFAULT_VERSION)
             .map_err(|e| format!("Failed to connect to the Docker daemon at '{path_str}': {e}"))?;
@@ -258,8 +253,7 @@ impl Containerizers {
 
     /// Meta run directory (checkpoint location) of a spec.
     pub fn meta_run_dir(&self, spec: &LaunchSpec) -> PathBuf {
-        self.inner
-            .meta_dir(&spec.agent_id, &spec.framework_id, &spec.executor_id, &spec.container_id)
+        self.inner.meta_dir(&spec.agent_id, &spec.framework_id, &spec.executor_id, &spec.container_id)
     }
 
     /// Launches a task. Returns at once; on `Ok` a `Starting` event has been
@@ -294,10 +288,7 @@ impl Containerizers {
         let tasks = lock(&self.inner.tasks);
         let entry = tasks.get(task_id).ok_or_else(|| KillError::UnknownTask(task_id.to_string()))?;
         let grace = grace.unwrap_or(entry.kill_grace);
-        entry
-            .control
-            .send(Control::Kill(grace))
-            .map_err(|_| KillError::UnknownTask(task_id.to_string()))
+        entry.control.send(Control::Kill(grace)).map_err(|_| KillError::UnknownTask(task_id.to_string()))
     }
 
     /// Snapshot of running tasks.
@@ -313,10 +304,8 @@ impl Containerizers {
     /// Docker tasks: one-shot `docker stats` (usermode/kernelmode CPU, `rss`
     /// or `anon` memory).
     pub async fn usage(&self) -> Vec<ContainerUsage> {
-        let entries: Vec<(RunningContainer, Option<i32>, Option<PathBuf>)> = lock(&self.inner.tasks)
-            .values()
-            .map(|e| (e.info.clone(), e.supervisor_pid, e.cgroup.clone()))
-            .collect();
+        let entries: Vec<(RunningContainer, Option<i32>, Option<PathBuf>)> =
+            lock(&self.inner.tasks).values().map(|e| (e.info.clone(), e.supervisor_pid, e.cgroup.clone())).collect();
         let futs = entries.into_iter().map(|(info, sup, cg)| {
             let inner = self.inner.clone();
             async move {

@@ -93,10 +93,7 @@ pub(crate) fn is_alive(pid: i32, start: Option<u64>) -> bool {
 
 /// The kernel's boot id, used to tell whether checkpointed pids are still meaningful.
 pub(crate) fn boot_id() -> Option<String> {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+    fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 /// Stats of every process currently listed in `/proc`.
@@ -112,10 +109,7 @@ pub(crate) fn all_processes() -> Vec<ProcStat> {
 
 /// Live processes whose session id is `sid`.
 pub(crate) fn session_members(sid: i32) -> Vec<ProcStat> {
-    all_processes()
-        .into_iter()
-        .filter(|p| p.session == sid && !p.is_defunct())
-        .collect()
+    all_processes().into_iter().filter(|p| p.session == sid && !p.is_defunct()).collect()
 }
 
 /// Sends `sig` to every live process of session `sid` except `exclude`.
@@ -280,11 +274,7 @@ impl WaitStatus {
         if libc::WIFEXITED(status) {
             WaitStatus { code: Some(libc::WEXITSTATUS(status)), signal: None, core_dumped: false }
         } else if libc::WIFSIGNALED(status) {
-            WaitStatus {
-                code: None,
-                signal: Some(libc::WTERMSIG(status)),
-                core_dumped: libc::WCOREDUMP(status),
-            }
+            WaitStatus { code: None, signal: Some(libc::WTERMSIG(status)), core_dumped: libc::WCOREDUMP(status) }
         } else {
             WaitStatus { code: None, signal: None, core_dumped: false }
         }
@@ -317,7 +307,8 @@ mod tests {
 
     #[test]
     fn parses_stat_with_odd_comm() {
-        let text = "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 7 3 1 2 20 0 1 0 555 1000 42 18446744073709551615";
+        let text =
+            "1234 (a) b (c)) S 1 1234 1234 0 -1 4194560 100 0 0 0 7 3 1 2 20 0 1 0 555 1000 42 18446744073709551615";
         let s = parse_stat(text).expect("parse");
         assert_eq!(s.pid, 1234);
         assert_eq!(s.state, 'S');

@@ -357,11 +357,7 @@ fn write_status(tmp: &CString, path: &CString, status: i32) {
     }
     // SAFETY: plain file syscalls on prepared C strings and a stack buffer.
     unsafe {
-        let fd = libc::open(
-            tmp.as_ptr(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
-            0o644,
-        );
+        let fd = libc::open(tmp.as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC, 0o644);
         if fd >= 0 {
             libc::write(fd, buf[i..].as_ptr().cast(), buf.len() - i);
             libc::fsync(fd);

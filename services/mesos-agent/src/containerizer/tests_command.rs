@@ -133,11 +133,7 @@ async fn command_fails_with_exit_status() {
 async fn command_environment_is_clean_plus_given() {
     let w = WorkDir::new("env");
     let (cz, mut rx) = Containerizers::new(w.config());
-    let mut spec = shell_spec(
-        &w,
-        "t-env",
-        r#"echo "$FOO|$MESOS_SANDBOX|$MESOS_DIRECTORY|$PATH|${HOME-unset}|$(pwd)""#,
-    );
+    let mut spec = shell_spec(&w, "t-env", r#"echo "$FOO|$MESOS_SANDBOX|$MESOS_DIRECTORY|$PATH|${HOME-unset}|$(pwd)""#);
     spec.command.env = vec![("FOO".into(), "bar".into()), ("MESOS_TASK_X".into(), "1".into())];
     let sandbox = cz.sandbox_dir(&spec);
     cz.launch(spec).expect("launch");
@@ -176,7 +172,10 @@ async fn command_exec_without_shell_and_exec_failure() {
     assert_eq!(last.state, TaskState::Failed);
     assert_eq!(last.reason, Some(reasons::CONTAINER_LAUNCH_FAILED));
     assert!(
-        last.message.as_deref().unwrap_or("").starts_with("Failed to launch container: Failed to execute '/nonexistent/prog'"),
+        last.message
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("Failed to launch container: Failed to execute '/nonexistent/prog'"),
         "{last:?}"
     );
     assert!(!events.iter().any(|e| e.state == TaskState::Running));

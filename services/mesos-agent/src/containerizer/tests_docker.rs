@@ -200,11 +200,8 @@ async fn docker_echo_finishes_with_output_and_env() {
         return;
     }
     let mut f = Fixture::new("decho").await;
-    let mut spec = docker_spec(
-        &f.w,
-        "t-echo",
-        Some(r#"echo hi; echo "$MESOS_SANDBOX $MESOS_CONTAINER_NAME $FOO"; echo err >&2"#),
-    );
+    let mut spec =
+        docker_spec(&f.w, "t-echo", Some(r#"echo hi; echo "$MESOS_SANDBOX $MESOS_CONTAINER_NAME $FOO"; echo err >&2"#));
     spec.command.env = vec![("FOO".into(), "bar".into())];
     // A forced pull of a local-only image fails (no registry) but proceeds.
     if let Some(d) = spec.docker.as_mut() {
@@ -365,7 +362,7 @@ async fn docker_recovery_reattaches_by_name() {
     // "Agent restart".
     drop(first);
     drop(rx1);
-    let cp = read_checkpoint(&meta).expect("checkpoint");
+    let cp = checkpoint::read_checkpoint(&meta).expect("checkpoint");
     assert_eq!(cp.kind, ContainerizerKind::Docker);
     let name = cp.container_name.clone().expect("container name");
     assert_eq!(agent_containers(&docker, &w.agent).await, vec![format!("/{name}")]);

@@ -30,10 +30,19 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
             let registered = {
                 let mut master = ctx.master.lock().expect("master lock");
                 let master_info = master.info.clone();
-                let registered = master.register_agent(agent_info, agent_id, tasks, Stream { id: stream_id.clone(), tx: tx.clone() });
+                let registered = master.register_agent(
+                    agent_info,
+                    agent_id,
+                    tasks,
+                    Stream { id: stream_id.clone(), tx: tx.clone() },
+                );
                 // REGISTERED goes first on the stream, before anything the master sends the agent later.
                 if let Ok(agent_id) = &registered {
-                    let _ = tx.send(AgentEvent::Registered { agent_id: agent_id.clone(), master_info, ping_interval_seconds });
+                    let _ = tx.send(AgentEvent::Registered {
+                        agent_id: agent_id.clone(),
+                        master_info,
+                        ping_interval_seconds,
+                    });
                 }
                 registered
             };

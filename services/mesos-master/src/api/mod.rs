@@ -52,22 +52,23 @@ pub async fn persist(ctx: &Context) -> Result<(), String> {
 /// The warp filter serving every master endpoint.
 pub fn routes(ctx: Context) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     common::http::requests(MAX_BODY).and_then(move |mut request: Request| {
-            let ctx = ctx.clone();
-            async move {
-                request.path = normalise(&request.path);
-                let route = request.path.clone();
-                let timer = ctx.metrics.http_latency.with_label_values(&[route_label(&route)]).start_timer();
-                let response = handle(&ctx, request).await;
-                timer.observe_duration();
-                Ok::<_, Infallible>(response)
-            }
-        })
+        let ctx = ctx.clone();
+        async move {
+            request.path = normalise(&request.path);
+            let route = request.path.clone();
+            let timer = ctx.metrics.http_latency.with_label_values(&[route_label(&route)]).start_timer();
+            let response = handle(&ctx, request).await;
+            timer.observe_duration();
+            Ok::<_, Infallible>(response)
+        }
+    })
 }
 
 /// `/master/state/` → `/state`.
 fn normalise(path: &str) -> String {
     let trimmed = path.trim_end_matches('/');
-    let stripped = trimmed.strip_prefix("/master").filter(|rest| rest.is_empty() || rest.starts_with('/')).unwrap_or(trimmed);
+    let stripped =
+        trimmed.strip_prefix("/master").filter(|rest| rest.is_empty() || rest.starts_with('/')).unwrap_or(trimmed);
     if stripped.is_empty() {
         "/".to_string()
     } else {

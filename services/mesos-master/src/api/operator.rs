@@ -61,7 +61,8 @@ pub fn state(master: &Master, ctx: &Context) -> Value {
     o.insert("hostname".into(), json!(master.info.hostname));
     o.insert("capabilities".into(), json!(master.info.capabilities.iter().map(|c| &c.kind).collect::<Vec<_>>()));
     o.insert("activated_slaves".into(), json!(master.agents.values().filter(|a| a.link.is_some()).count()));
-    o.insert("deactivated_slaves".into(), json!(0));
+    // As upstream: admitted agents that are not active (here: whose link is down).
+    o.insert("deactivated_slaves".into(), json!(master.agents.values().filter(|a| a.link.is_none()).count()));
     o.insert("unreachable_slaves".into(), json!(master.unreachable_agents.len()));
     if let Some(leader) = leader {
         o.insert("leader".into(), json!(leader.pid));
@@ -79,7 +80,10 @@ pub fn state(master: &Master, ctx: &Context) -> Value {
     o.insert("flags".into(), json!(*ctx.flags));
     o.insert("slaves".into(), json!(master.agents.values().map(agent_json).collect::<Vec<_>>()));
     o.insert("recovered_slaves".into(), recovered_agents(master));
-    o.insert("frameworks".into(), json!(master.frameworks.values().map(|f| framework_json(master, f, true)).collect::<Vec<_>>()));
+    o.insert(
+        "frameworks".into(),
+        json!(master.frameworks.values().map(|f| framework_json(master, f, true)).collect::<Vec<_>>()),
+    );
     o.insert(
         "completed_frameworks".into(),
         json!(master.completed_frameworks.iter().map(|f| framework_json(master, f, false)).collect::<Vec<_>>()),
@@ -326,7 +330,11 @@ pub fn metrics_snapshot(ctx: &Context) -> Value {
     put(&mut out, "master/elected", if leading { 1.0 } else { 0.0 });
     put(&mut out, "master/uptime_secs", crate::state::now_secs() - master.start_time);
     let mut counts = std::collections::HashMap::new();
-    for task in master.frameworks.values().flat_map(|f| f.tasks.values().chain(f.unreachable_tasks.values()).chain(f.completed_tasks.iter())) {
+    for task in master
+        .frameworks
+        .values()
+        .flat_map(|f| f.tasks.values().chain(f.unreachable_tasks.values()).chain(f.completed_tasks.iter()))
+    {
         *counts.entry(task.state).or_insert(0.0) += 1.0;
     }
     for state in TaskState::ALL {
@@ -335,7 +343,7 @@ pub fn metrics_snapshot(ctx: &Context) -> Value {
     let active = master.agents.values().filter(|a| a.link.is_some()).count() as f64;
     let total = master.agents.len() as f64;
     put(&mut out, "master/slaves_active", active);
-    put(&mut out, "master/slaves_inactive", 0.0);
+    put(&mut out, "master/slaves_inactive", total - active);
     put(&mut out, "master/slaves_connected", active);
     put(&mut out, "master/slaves_disconnected", total - active);
     put(&mut out, "master/slaves_unreachable", master.unreachable_agents.len() as f64);
@@ -371,7 +379,12 @@ fn operator_api(ctx: &Context, request: &Request) -> Response {
     match request.header("content-type") {
         None => return text_reply(StatusCode::BAD_REQUEST, "Expecting 'Content-Type' to be present"),
         Some("application/json") => {}
-        Some(other) => return text_reply(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("Expecting 'Content-Type' of application/json; got '{other}'")),
+        Some(other) => {
+            return text_reply(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("Expecting 'Content-Type' of application/json; got '{other}'"),
+            )
+        }
     }
     if let Some(accept) = request.header("accept") {
         if !accept.contains("application/json") && !accept.contains("*/*") {
@@ -387,9 +400,13 @@ fn operator_api(ctx: &Context, request: &Request) -> Response {
     };
     let payload = match kind {
         "GET_HEALTH" => json!({"healthy": true}),
-        "GET_FLAGS" => json!({"flags": ctx.flags.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>()}),
+        "GET_FLAGS" => {
+            json!({"flags": ctx.flags.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>()})
+        }
         "GET_VERSION" => json!({"version_info": version()}),
-        "GET_METRICS" => json!({"metrics": metrics_snapshot(ctx).as_object().map(|m| m.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>()).unwrap_or_default()}),
+        "GET_METRICS" => {
+            json!({"metrics": metrics_snapshot(ctx).as_object().map(|m| m.iter().map(|(k, v)| json!({"name": k, "value": v})).collect::<Vec<_>>()).unwrap_or_default()})
+        }
         "GET_MASTER" => {
             let master = ctx.master.lock().expect("master lock");
             json!({"master_info": master.info, "start_time": master.start_time, "elected_time": master.elected_time})
@@ -400,10 +417,17 @@ fn operator_api(ctx: &Context, request: &Request) -> Response {
                 "GET_AGENTS" => get_agents(&master),
                 "GET_FRAMEWORKS" => get_frameworks(&master),
                 "GET_TASKS" => get_tasks(&master),
-                _ => json!({"get_agents": get_agents(&master), "get_frameworks": get_frameworks(&master), "get_tasks": get_tasks(&master), "get_executors": {}}),
+                _ => {
+                    json!({"get_agents": get_agents(&master), "get_frameworks": get_frameworks(&master), "get_tasks": get_tasks(&master), "get_executors": {}})
+                }
             }
         }
-        other => return text_reply(StatusCode::NOT_IMPLEMENTED, format!("Operator call {other} is not supported by this master")),
+        other => {
+            return text_reply(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("Operator call {other} is not supported by this master"),
+            )
+        }
     };
     let key = kind.to_ascii_lowercase();
     json_reply(StatusCode::OK, &json!({"type": kind, key: payload}), None)

@@ -34,7 +34,9 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
     };
     let call: Call = match serde_json::from_value(value) {
         Ok(c) => c,
-        Err(e) => return text_reply(StatusCode::BAD_REQUEST, format!("Failed to convert JSON into Call protobuf: {e}")),
+        Err(e) => {
+            return text_reply(StatusCode::BAD_REQUEST, format!("Failed to convert JSON into Call protobuf: {e}"))
+        }
     };
     if let Err(message) = validate(&call) {
         return text_reply(StatusCode::BAD_REQUEST, format!("Failed to validate scheduler::Call: {message}"));
@@ -147,8 +149,11 @@ async fn subscribe(ctx: &Context, request: &Request, call: Call) -> Response {
     let registered = {
         let mut master = ctx.master.lock().expect("master lock");
         let master_info = master.info.clone();
-        let subscribed =
-            master.subscribe(subscribe.framework_info, subscribe.suppressed_roles, Stream { id: stream_id.clone(), tx: tx.clone() });
+        let subscribed = master.subscribe(
+            subscribe.framework_info,
+            subscribe.suppressed_roles,
+            Stream { id: stream_id.clone(), tx: tx.clone() },
+        );
         // SUBSCRIBED and a first HEARTBEAT go first on the stream, before any offer.
         if let Ok(framework_id) = &subscribed {
             let _ = tx.send(Event::subscribed(framework_id.clone(), crate::HEARTBEAT_SECONDS, master_info));
