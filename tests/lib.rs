@@ -48,7 +48,9 @@ pub fn kill_tasks_under(dir: &Path) {
         let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
         let ours = environ.split(|b| *b == 0).any(|var| {
             let var = String::from_utf8_lossy(var);
-            ["MESOS_DIRECTORY=", "MESOS_SANDBOX="].iter().any(|key| var.strip_prefix(key).is_some_and(|v| v.starts_with(&prefix)))
+            ["MESOS_DIRECTORY=", "MESOS_SANDBOX="]
+                .iter()
+                .any(|key| var.strip_prefix(key).is_some_and(|v| v.starts_with(&prefix)))
         });
         if ours {
             // SAFETY: getsid has no memory effects.
@@ -133,7 +135,11 @@ pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
     let path = dir.join(name);
-    assert!(path.exists(), "{} is not built; run `cargo build --workspace --bins` (scripts/test.sh does)", path.display());
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --bins` (scripts/test.sh does)",
+        path.display()
+    );
     path
 }
 
@@ -193,7 +199,8 @@ impl ZooKeeper {
             dir.path(),
         );
         let zk = ZooKeeper { port, process, _dir: dir };
-        wait_for(Duration::from_secs(30), "ZooKeeper to answer ruok", || async move { zk_ruok(port).then_some(()) }).await;
+        wait_for(Duration::from_secs(30), "ZooKeeper to answer ruok", || async move { zk_ruok(port).then_some(()) })
+            .await;
         zk
     }
 
@@ -327,7 +334,9 @@ pub mod hollow {
                 hostname: "127.0.0.1".into(),
                 ip: "127.0.0.1".into(),
                 port: u32::from(crate::free_port()),
-                resources: Resources::parse_text(resources).expect("valid resources").to_v1(ReservationFormat::PreRefinement),
+                resources: Resources::parse_text(resources)
+                    .expect("valid resources")
+                    .to_v1(ReservationFormat::PreRefinement),
                 attributes: Vec::new(),
                 version: "1.11.0".into(),
             };
@@ -364,7 +373,9 @@ pub mod hollow {
         /// Waits until it has registered at least `n` times and is connected; returns its id.
         pub async fn registered(&self, n: u32, timeout: Duration) -> String {
             crate::wait_for(timeout, "the hollow agent to register", || async move {
-                self.with(|s| (s.connected && s.registrations >= n).then(|| s.id.as_ref().map(|i| i.value.clone())).flatten())
+                self.with(|s| {
+                    (s.connected && s.registrations >= n).then(|| s.id.as_ref().map(|i| i.value.clone())).flatten()
+                })
             })
             .await
         }
@@ -422,7 +433,8 @@ pub mod hollow {
     }
 
     async fn run(masters: Vec<String>, info: AgentInfo, shared: Arc<Mutex<Shared>>, wake: Arc<Notify>) {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
+        let client =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
         let mut next = 0;
         let mut target = masters[0].clone();
         loop {
@@ -442,7 +454,13 @@ pub mod hollow {
     }
 
     /// One registration and its event stream.
-    async fn session(client: &reqwest::Client, master: &str, info: &AgentInfo, shared: &Arc<Mutex<Shared>>, wake: &Notify) -> Ended {
+    async fn session(
+        client: &reqwest::Client,
+        master: &str,
+        info: &AgentInfo,
+        shared: &Arc<Mutex<Shared>>,
+        wake: &Notify,
+    ) -> Ended {
         let register = {
             let s = shared.lock().expect("lock");
             AgentCall::Register {
@@ -457,15 +475,21 @@ pub mod hollow {
             }
         };
         let base = format!("http://{master}");
-        let Ok(mut response) = client.post(format!("{base}{PATH}")).json(&register).send().await else { return Ended::Failed };
+        let Ok(mut response) = client.post(format!("{base}{PATH}")).json(&register).send().await else {
+            return Ended::Failed;
+        };
         if response.status() == reqwest::StatusCode::TEMPORARY_REDIRECT {
             let location = response.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
-            return Ended::Redirect(common::http::redirect_base_url(location).trim_start_matches("http://").to_string());
+            return Ended::Redirect(
+                common::http::redirect_base_url(location).trim_start_matches("http://").to_string(),
+            );
         }
         if !response.status().is_success() {
             return Ended::Failed;
         }
-        let Some(stream_id) = response.headers().get("mesos-stream-id").and_then(|v| v.to_str().ok()).map(str::to_string) else {
+        let Some(stream_id) =
+            response.headers().get("mesos-stream-id").and_then(|v| v.to_str().ok()).map(str::to_string)
+        else {
             return Ended::Failed;
         };
         let mut decoder = Decoder::new(64 * 1024 * 1024);
@@ -540,7 +564,13 @@ pub mod hollow {
                 if s.tasks.contains_key(&task.task_id.value) {
                     return;
                 }
-                let mut sim = SimTask { framework, info: task.clone(), state: TaskState::TASK_STAGING, pending: VecDeque::new(), sent_at: None };
+                let mut sim = SimTask {
+                    framework,
+                    info: task.clone(),
+                    state: TaskState::TASK_STAGING,
+                    pending: VecDeque::new(),
+                    sent_at: None,
+                };
                 for (state, message) in plan(&task) {
                     queue(&mut sim, &agent_id, state, message);
                 }
@@ -563,8 +593,12 @@ pub mod hollow {
             }
             AgentEvent::ShutdownFramework { framework_id } => {
                 s.shutdowns.push(framework_id.value.clone());
-                let tasks: Vec<String> =
-                    s.tasks.iter().filter(|(_, t)| t.framework.id.as_ref() == Some(&framework_id)).map(|(id, _)| id.clone()).collect();
+                let tasks: Vec<String> = s
+                    .tasks
+                    .iter()
+                    .filter(|(_, t)| t.framework.id.as_ref() == Some(&framework_id))
+                    .map(|(id, _)| id.clone())
+                    .collect();
                 for task in tasks {
                     kill(&mut s, &task);
                 }
@@ -588,7 +622,8 @@ pub mod hollow {
 
     /// What a launched task reports, from its command.
     fn plan(task: &TaskInfo) -> Vec<(TaskState, Option<String>)> {
-        let command = task.command.as_ref().map(|c| c.value.clone().unwrap_or_else(|| c.arguments.join(" "))).unwrap_or_default();
+        let command =
+            task.command.as_ref().map(|c| c.value.clone().unwrap_or_else(|| c.arguments.join(" "))).unwrap_or_default();
         let mut plan = vec![(TaskState::TASK_STARTING, None), (TaskState::TASK_RUNNING, None)];
         if command.contains("sleep") {
             return plan;
@@ -596,7 +631,11 @@ pub mod hollow {
         let code = command
             .split("exit")
             .skip(1)
-            .filter_map(|rest| rest.split_whitespace().next().and_then(|n| n.trim_matches(|c: char| !c.is_ascii_digit()).parse::<i32>().ok()))
+            .filter_map(|rest| {
+                rest.split_whitespace()
+                    .next()
+                    .and_then(|n| n.trim_matches(|c: char| !c.is_ascii_digit()).parse::<i32>().ok())
+            })
             .find(|code| *code != 0);
         plan.push(match code {
             Some(code) => (TaskState::TASK_FAILED, Some(format!("Command exited with status {code}"))),
@@ -617,7 +656,12 @@ pub mod hollow {
             data: None,
             agent_id: Some(agent_id.clone()),
             executor_id: Some(task.info.task_id.clone()),
-            timestamp: Some(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)),
+            timestamp: Some(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0),
+            ),
             uuid: Some(new_uuid()),
             healthy: None,
             labels: None,
@@ -630,7 +674,8 @@ pub mod hollow {
     fn new_uuid() -> String {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&n.to_be_bytes());
         bytes[8..12].copy_from_slice(&std::process::id().to_be_bytes());
@@ -682,9 +727,7 @@ pub mod scheduler {
     /// A command task using part of an offer.
     pub fn task(offer: &Value, task_id: &str, cpus: f64, mem: f64, command: &str) -> Value {
         let role = offer["allocation_info"]["role"].as_str().unwrap_or("*");
-        let scalar = |name: &str, value: f64| {
-            json!({"name": name, "type": "SCALAR", "scalar": {"value": value}, "role": "*", "allocation_info": {"role": role}})
-        };
+        let scalar = |name: &str, value: f64| json!({"name": name, "type": "SCALAR", "scalar": {"value": value}, "role": "*", "allocation_info": {"role": role}});
         json!({
             "name": task_id,
             "task_id": {"value": task_id},
@@ -698,7 +741,10 @@ pub mod scheduler {
         /// Subscribes through `master` (`host:port`), following a standby's 307; fails on any other answer or
         /// an ERROR event.
         pub async fn subscribe(master: &str, framework_info: Value) -> Result<TestScheduler, String> {
-            let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().map_err(|e| e.to_string())?;
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| e.to_string())?;
             let mut call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info}});
             if let Some(id) = framework_info.get("id") {
                 call["framework_id"] = id.clone();
@@ -720,9 +766,17 @@ pub mod scheduler {
                 }
                 if response.status() != 200 {
                     let status = response.status();
-                    return Err(format!("SUBSCRIBE to {target}: {status} {}", response.text().await.unwrap_or_default()));
+                    return Err(format!(
+                        "SUBSCRIBE to {target}: {status} {}",
+                        response.text().await.unwrap_or_default()
+                    ));
                 }
-                let stream_id = response.headers().get("mesos-stream-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                let stream_id = response
+                    .headers()
+                    .get("mesos-stream-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
                 let (tx, events) = unbounded_channel();
                 let reader = tokio::spawn(async move {
                     let mut decoder = Decoder::new(64 * 1024 * 1024);
@@ -736,12 +790,21 @@ pub mod scheduler {
                         }
                     }
                 });
-                let mut scheduler =
-                    TestScheduler { master: target.clone(), framework_id: String::new(), stream_id, seen: Vec::new(), events, reader, client };
-                let first = scheduler.next_event(Duration::from_secs(10)).await.ok_or("no first event on the subscription")?;
+                let mut scheduler = TestScheduler {
+                    master: target.clone(),
+                    framework_id: String::new(),
+                    stream_id,
+                    seen: Vec::new(),
+                    events,
+                    reader,
+                    client,
+                };
+                let first =
+                    scheduler.next_event(Duration::from_secs(10)).await.ok_or("no first event on the subscription")?;
                 return match first["type"].as_str() {
                     Some("SUBSCRIBED") => {
-                        scheduler.framework_id = first["subscribed"]["framework_id"]["value"].as_str().unwrap_or_default().to_string();
+                        scheduler.framework_id =
+                            first["subscribed"]["framework_id"]["value"].as_str().unwrap_or_default().to_string();
                         Ok(scheduler)
                     }
                     _ => Err(format!("first event is not SUBSCRIBED: {first}")),
@@ -808,7 +871,8 @@ pub mod scheduler {
         pub async fn closed(&mut self, timeout: Duration) -> bool {
             let deadline = Instant::now() + timeout;
             loop {
-                match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), self.events.recv()).await {
+                match tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), self.events.recv()).await
+                {
                     Ok(None) => return true,
                     Ok(Some(event)) => self.seen.push(event),
                     Err(_) => return false,
@@ -827,7 +891,8 @@ pub mod scheduler {
 
         /// Posts any body with the given Content-Type (and this subscription's stream id if `stream_id`).
         pub async fn raw(&self, body: &str, content_type: Option<&str>, stream_id: bool) -> (u16, String) {
-            let mut request = self.client.post(format!("http://{}/api/v1/scheduler", self.master)).body(body.to_string());
+            let mut request =
+                self.client.post(format!("http://{}/api/v1/scheduler", self.master)).body(body.to_string());
             if let Some(content_type) = content_type {
                 request = request.header("Content-Type", content_type);
             }

@@ -60,10 +60,18 @@ async fn one_master_leads_and_a_standby_takes_over_after_kill_9() {
     .await;
 
     // The standby redirects leader-only endpoints to the leader, path and query kept.
+    // (It answers 503 "No leader elected" until it has read the leader's MasterInfo.)
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let response = client.get(format!("http://127.0.0.1:{standby_port}/master/state?jsonp=x")).send().await.unwrap();
-    assert_eq!(response.status(), 307);
-    assert_eq!(response.headers()["location"], format!("//127.0.0.1:{leader_port}/master/state?jsonp=x").as_str());
+    let state_url = format!("http://127.0.0.1:{standby_port}/master/state?jsonp=x");
+    let location = wait_for(Duration::from_secs(10), "a 307 from the standby", || {
+        let (client, url) = (client.clone(), state_url.clone());
+        async move {
+            let response = client.get(url).send().await.ok()?;
+            (response.status() == 307).then(|| response.headers()["location"].to_str().unwrap_or_default().to_string())
+        }
+    })
+    .await;
+    assert_eq!(location, format!("//127.0.0.1:{leader_port}/master/state?jsonp=x"));
 
     // A third-party client sees upstream's layout: ephemeral json.info_<10 digits> members with MasterInfo JSON
     // (beside them, as upstream's `log_replicas`, may sit the durable registry).
