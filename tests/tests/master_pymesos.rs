@@ -1,5 +1,5 @@
 //! pymesos 0.3.15, unmodified, as a framework on the real master: it finds the master through ZooKeeper
-//! (`zk://`) and at a fixed `host:port`, launches `echo hi` and `exit 3` on a hollow agent, sees TASK_FINISHED
+//! (`zk://`) and at a fixed `host:port`, launches `echo hi` and `exit 3` on a hollow agent and on a real agent, sees TASK_FINISHED
 //! and TASK_FAILED after acknowledging each update, and tears itself down. Skipped (with the reason printed)
 //! when the Python interpreter cannot import pymesos; nothing is installed at test time.
 
@@ -128,4 +128,57 @@ async fn pymesos_runs_tasks_through_zk_and_host_port() {
         assert!(state["frameworks"].as_array().is_some_and(|f| f.iter().all(|f| f["id"] != framework_id)), "via {how}");
     }
     assert_eq!(agent.unacknowledged(), 0);
+}
+
+#[tokio::test]
+async fn pymesos_runs_real_command_tasks_on_a_real_agent() {
+    let python = match python_with_pymesos() {
+        Ok(python) => python,
+        Err(reason) => {
+            eprintln!("skipped: {reason} (scripts/test.sh installs pymesos==0.3.15)");
+            return;
+        }
+    };
+    let zk = ZooKeeper::start().await;
+    let logs = ScratchDir::new("pymesos-real-logs");
+    let work = ScratchDir::new("pymesos-real-agent");
+    let (port, agent_port) = (free_port(), free_port());
+    let zk_url = zk.url("/mesos");
+    let _master = Process::start(
+        "master",
+        &binary("mesos-master"),
+        &[],
+        &[
+            ("MESOS_ZK", zk_url.as_str()),
+            ("MESOS_IP", "127.0.0.1"),
+            ("MESOS_HOSTNAME", "127.0.0.1"),
+            ("MESOS_PORT", &port.to_string()),
+            ("MESOS_REGISTRY", "in_memory"),
+        ],
+        logs.path(),
+    );
+    let _agent = Process::start(
+        "agent",
+        &binary("mesos-agent"),
+        &[],
+        &[
+            ("MESOS_MASTER", zk_url.as_str()),
+            ("MESOS_IP", "127.0.0.1"),
+            ("MESOS_HOSTNAME", "127.0.0.1"),
+            ("MESOS_PORT", &agent_port.to_string()),
+            ("MESOS_WORK_DIR", &work.path().display().to_string()),
+            ("MESOS_RESOURCES", "cpus:2;mem:1024"),
+        ],
+        logs.path(),
+    );
+    let master = format!("127.0.0.1:{port}");
+    wait_for_state(&master, SECS(20), "the agent to register", |s| {
+        s["slaves"].as_array().is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let lines = run_framework(&python, &zk_url, "py-real").await;
+    assert_eq!(states(&lines, "py-real-echo"), ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
+    assert_eq!(states(&lines, "py-real-fail"), ["TASK_STARTING", "TASK_RUNNING", "TASK_FAILED"]);
+    let failed = lines.iter().find(|l| l["task_id"] == "py-real-fail" && l["state"] == "TASK_FAILED").unwrap();
+    assert!(lines.iter().filter(|l| l["event"] == "update").all(|l| l["has_uuid"] == true), "{failed}");
 }
