@@ -10,6 +10,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Error prefix for a master that answered 503 (elected, still recovering).
+const RECOVERING: &str = "master not ready";
+
 /// Upper bound of the registration backoff (upstream: 1 min).
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Largest event accepted on the stream.
@@ -118,6 +121,10 @@ impl Link {
                     backoff = initial;
                     tracing::warn!(master = %address, "master link closed; re-registering");
                 }
+                Err(e) if e.starts_with(RECOVERING) => {
+                    tracing::info!(master = %address, "master is recovering; registering again shortly");
+                    backoff = initial;
+                }
                 Err(e) => {
                     tracing::warn!(master = %address, error = %e, "master link failed; retrying");
                     backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -148,6 +155,11 @@ impl Link {
             break;
         }
         let response = response.ok_or("too many redirects")?;
+        if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            // A freshly elected master still recovering its registry: worth retrying soon, not backing off.
+            let body = response.text().await.unwrap_or_default();
+            return Err(format!("{RECOVERING}: {body}"));
+        }
         if !response.status().is_success() {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
