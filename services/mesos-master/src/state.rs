@@ -227,6 +227,8 @@ pub struct Master {
     pub max_completed_tasks_per_framework: usize,
     /// The allocator's view, kept in step with the maps above.
     pub allocator: AllocatorState,
+    /// Open operator API event streams (`SUBSCRIBE` on `/api/v1`).
+    pub operator_streams: Vec<Stream<serde_json::Value>>,
     recovered: bool,
     reregister_deadline: Option<f64>,
     dirty: BTreeSet<Key>,
@@ -259,6 +261,7 @@ impl Master {
             max_completed_frameworks: 50,
             max_completed_tasks_per_framework: 1000,
             allocator,
+            operator_streams: Vec::new(),
             recovered: false,
             reregister_deadline: None,
             dirty: BTreeSet::new(),
@@ -435,6 +438,10 @@ impl Master {
             link.send(AgentEvent::ShutdownFramework { framework_id });
         }
         tracing::info!(agent = %id, reregistering, was_recovered, was_unreachable, "agent registered");
+        if !known {
+            let agent = self.agents.get(&id).map(operator_agent).unwrap_or_default();
+            self.publish("AGENT_ADDED", serde_json::json!({ "agent": agent }));
+        }
         Ok(id)
     }
 
@@ -555,6 +562,7 @@ impl Master {
         self.rescind_agent_offers(agent_id);
         let Some(agent) = self.agents.remove(agent_id) else { return };
         tracing::warn!(agent = %agent_id, "agent unreachable; removing it");
+        self.publish("AGENT_REMOVED", serde_json::json!({ "agent_id": agent_id }));
         self.allocator.remove_agent(&agent_id.value);
         self.unreachable_agents.insert(agent_id.clone(), now);
         self.touch(Kind::Agents, agent_id);
@@ -582,7 +590,7 @@ impl Master {
 
     /// A status update from an agent: records it, frees resources on terminal states and forwards it.
     pub fn status_update(&mut self, agent_id: &Id, framework_id: &Id, status: TaskStatus) {
-        let Some(framework) = self.frameworks.get(framework_id) else {
+        if !self.frameworks.contains_key(framework_id) {
             // The framework is gone: acknowledge on its behalf so the agent stops retrying.
             if let (Some(uuid), Some(link)) = (&status.uuid, self.agents.get(agent_id).and_then(|a| a.link.as_ref())) {
                 link.send(AgentEvent::Acknowledge {
@@ -592,7 +600,12 @@ impl Master {
                 });
             }
             return;
-        };
+        }
+        self.publish(
+            "TASK_UPDATED",
+            serde_json::json!({ "framework_id": framework_id, "status": status, "state": status.state }),
+        );
+        let Some(framework) = self.frameworks.get(framework_id) else { return };
         if status.state.is_terminal() && framework.tasks.contains_key(&status.task_id) {
             let task_id = status.task_id.clone();
             self.finish_task(agent_id, framework_id, &task_id, status);
@@ -678,6 +691,11 @@ impl Master {
         checked("subscribing", self.allocator.revive_all(&id.value));
         checked("subscribing", self.allocator.suppress(&id.value, &suppressed_roles));
         self.touch(Kind::Frameworks, &id);
+        if let Some(framework) = self.frameworks.get(&id) {
+            let kind = if framework.reregistered_time.is_some() { "FRAMEWORK_UPDATED" } else { "FRAMEWORK_ADDED" };
+            let payload = serde_json::json!({ "framework": operator_framework(framework) });
+            self.publish(kind, payload);
+        }
         Ok(id)
     }
 
@@ -760,6 +778,7 @@ impl Master {
             }
         }
         tracing::info!(framework = %framework_id, "framework removed");
+        self.publish("FRAMEWORK_REMOVED", serde_json::json!({ "framework_info": framework.info }));
         framework.stream = None;
         framework.active = false;
         framework.unregistered_time = Some(now_secs());
@@ -857,6 +876,7 @@ impl Master {
                 resources: wanted,
             };
             record.record(&staging);
+            self.publish("TASK_ADDED", serde_json::json!({ "task": operator_task(&record) }));
             if let Some(framework) = self.frameworks.get_mut(framework_id) {
                 framework.tasks.insert(record.info.task_id.clone(), record);
             }
@@ -1105,12 +1125,59 @@ impl Master {
         count
     }
 
-    /// Sends a heartbeat to every subscribed framework.
+    /// Sends a heartbeat to every subscribed framework and operator stream.
     pub fn heartbeat_frameworks(&mut self) {
         for framework in self.frameworks.values_mut() {
             framework.send(Event::heartbeat());
         }
+        self.operator_streams.retain(|s| s.send(serde_json::json!({"type": "HEARTBEAT"})));
     }
+
+    /// Publishes an operator API event (`{"type": kind, "<kind lower-cased>": payload}`) to every operator
+    /// stream, dropping the closed ones.
+    fn publish(&mut self, kind: &str, payload: serde_json::Value) {
+        if self.operator_streams.is_empty() {
+            return;
+        }
+        let event = serde_json::json!({ "type": kind, kind.to_ascii_lowercase(): payload });
+        self.operator_streams.retain(|s| s.send(event.clone()));
+    }
+}
+
+/// An agent as the v1 operator API describes it (`GET_AGENTS`, `AGENT_ADDED`).
+pub fn operator_agent(a: &Agent) -> serde_json::Value {
+    serde_json::json!({
+        "agent_info": {"id": a.id, "hostname": a.info.hostname, "port": a.info.port,
+                       "resources": a.total.to_v1(ReservationFormat::PreRefinement), "attributes": a.info.attributes},
+        "active": a.link.is_some(),
+        "deactivated": false,
+        "version": a.info.version,
+        "pid": a.pid(),
+        "registered_time": {"nanoseconds": (a.registered_time * 1e9) as i64},
+        "total_resources": a.total.to_v1(ReservationFormat::PreRefinement),
+        "allocated_resources": a.used.to_v1(ReservationFormat::PreRefinement),
+        "offered_resources": a.offered.to_v1(ReservationFormat::PreRefinement),
+    })
+}
+
+/// A framework as the v1 operator API describes it (`GET_FRAMEWORKS`, `FRAMEWORK_ADDED`).
+pub fn operator_framework(f: &Framework) -> serde_json::Value {
+    serde_json::json!({
+        "framework_info": f.info,
+        "active": f.active,
+        "connected": f.stream.is_some(),
+        "recovered": f.recovered,
+        "registered_time": {"nanoseconds": (f.registered_time * 1e9) as i64},
+    })
+}
+
+/// A task as the v1 operator API describes it (`GET_TASKS`, `TASK_ADDED`).
+pub fn operator_task(t: &Task) -> serde_json::Value {
+    serde_json::json!({
+        "name": t.info.name, "task_id": t.info.task_id, "framework_id": t.framework_id, "agent_id": t.info.agent_id,
+        "state": t.state, "resources": t.resources.to_v1_allocated(ReservationFormat::PreRefinement, &t.role),
+        "statuses": t.statuses.iter().map(|s| &s.status).collect::<Vec<_>>(),
+    })
 }
 
 /// The allocator's name for an offer's resources.

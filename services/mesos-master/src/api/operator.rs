@@ -422,6 +422,7 @@ fn operator_api(ctx: &Context, request: &Request) -> Response {
                 }
             }
         }
+        "SUBSCRIBE" => return subscribe(ctx),
         other => {
             return text_reply(
                 StatusCode::NOT_IMPLEMENTED,
@@ -433,42 +434,42 @@ fn operator_api(ctx: &Context, request: &Request) -> Response {
     json_reply(StatusCode::OK, &json!({"type": kind, key: payload}), None)
 }
 
+/// `SUBSCRIBE`: a chunked RecordIO stream starting with `SUBSCRIBED` (the full state), then `TASK_ADDED`,
+/// `TASK_UPDATED`, `AGENT_ADDED`, `AGENT_REMOVED`, `FRAMEWORK_ADDED`/`UPDATED`/`REMOVED` and `HEARTBEAT`s.
+fn subscribe(ctx: &Context) -> Response {
+    use futures::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    {
+        let mut master = ctx.master.lock().expect("master lock");
+        let state = json!({"get_agents": get_agents(&master), "get_frameworks": get_frameworks(&master), "get_tasks": get_tasks(&master), "get_executors": {}});
+        let _ = tx.send(json!({"type": "SUBSCRIBED", "subscribed": {"get_state": state, "heartbeat_interval_seconds": crate::HEARTBEAT_SECONDS}}));
+        let _ = tx.send(json!({"type": "HEARTBEAT"}));
+        master.operator_streams.push(crate::state::Stream { id: uuid::Uuid::new_v4().to_string(), tx });
+    }
+    let events = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(|event| {
+        Ok::<_, std::io::Error>(common::recordio::encode(&serde_json::to_vec(&event).unwrap_or_default()))
+    });
+    warp::http::Response::builder()
+        .status(StatusCode::OK)
+        .header(warp::http::header::CONTENT_TYPE, "application/json")
+        .body(warp::hyper::Body::wrap_stream(events))
+        .expect("valid response")
+}
+
 fn get_agents(master: &Master) -> Value {
-    json!({"agents": master.agents.values().map(|a| json!({
-        "agent_info": {"id": a.id, "hostname": a.info.hostname, "port": a.info.port, "resources": a.total.to_v1(ReservationFormat::PreRefinement), "attributes": a.info.attributes},
-        "active": a.link.is_some(),
-        "deactivated": false,
-        "version": a.info.version,
-        "pid": a.pid(),
-        "registered_time": {"nanoseconds": (a.registered_time * 1e9) as i64},
-        "total_resources": a.total.to_v1(ReservationFormat::PreRefinement),
-        "allocated_resources": a.used.to_v1(ReservationFormat::PreRefinement),
-        "offered_resources": a.offered.to_v1(ReservationFormat::PreRefinement),
-    })).collect::<Vec<_>>(),
+    json!({"agents": master.agents.values().map(crate::state::operator_agent).collect::<Vec<_>>(),
     "recovered_agents": master.recovered_agents.iter().map(|(id, info)| json!({
         "id": id, "hostname": info.hostname, "port": info.port, "resources": info.resources, "attributes": info.attributes,
     })).collect::<Vec<_>>()})
 }
 
 fn get_frameworks(master: &Master) -> Value {
-    json!({"frameworks": master.frameworks.values().map(|f| json!({
-        "framework_info": f.info,
-        "active": f.active,
-        "connected": f.stream.is_some(),
-        "recovered": f.recovered,
-        "registered_time": {"nanoseconds": (f.registered_time * 1e9) as i64},
-    })).collect::<Vec<_>>(),
+    json!({"frameworks": master.frameworks.values().map(crate::state::operator_framework).collect::<Vec<_>>(),
     "completed_frameworks": master.completed_frameworks.iter().map(|f| json!({"framework_info": f.info, "active": false, "connected": false, "recovered": false})).collect::<Vec<_>>()})
 }
 
 fn get_tasks(master: &Master) -> Value {
-    let v1 = |t: &Task| {
-        json!({
-            "name": t.info.name, "task_id": t.info.task_id, "framework_id": t.framework_id, "agent_id": t.info.agent_id,
-            "state": t.state, "resources": t.resources.to_v1_allocated(ReservationFormat::PreRefinement, &t.role),
-            "statuses": t.statuses.iter().map(|s| &s.status).collect::<Vec<_>>(),
-        })
-    };
+    let v1 = crate::state::operator_task;
     json!({
         "tasks": master.frameworks.values().flat_map(|f| f.tasks.values()).map(v1).collect::<Vec<_>>(),
         "unreachable_tasks": master.frameworks.values().flat_map(|f| f.unreachable_tasks.values()).map(v1).collect::<Vec<_>>(),
