@@ -37,6 +37,7 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("registration_backoff_factor", Kind::Duration, Some("1secs"), "Initial registration backoff (doubles up to 1mins)."),
     Flag::new("zk_session_timeout", Kind::Duration, Some("10secs"), "ZooKeeper session timeout for master detection."),
     Flag::new("switch_user", Kind::Bool, Some("true"), "Run tasks as the framework's user when the agent runs as root."),
+    Flag::new("cgroups_root", Kind::Text, None, "A writable cgroup v2 directory under which each command task gets a cgroup with its cpu.weight and memory.max (default: no limits for command tasks; Docker tasks always get cpu-shares and a memory limit)."),
     Flag::new("sandbox_directory", Kind::Text, Some("/mnt/mesos/sandbox"), "Where the sandbox is mounted inside containers. Accepted for compatibility; mesos-rs does not use it yet."),
     Flag::new("default_role", Kind::Text, Some("*"), "Role of resources given without one. Accepted for compatibility; mesos-rs does not use it yet."),
     Flag::new("gc_delay", Kind::Duration, Some("1weeks"), "How long a finished task's sandbox and checkpoints are kept after its terminal update was acknowledged (and an earlier agent id's directories after their last change)."),
@@ -97,6 +98,7 @@ pub struct Config {
     pub zk_session_timeout: MesosDuration,
     /// `--switch_user`.
     pub switch_user: bool,
+    pub cgroups_root: Option<String>,
     /// `--log_dir`.
     pub log_dir: Option<String>,
     /// `--logging_level`.

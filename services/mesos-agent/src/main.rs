@@ -77,6 +77,7 @@ async fn main() {
     let mut containerizer_config = containerizer::Config::new(&config.work_dir);
     containerizer_config.docker_socket = Some(PathBuf::from(&config.docker_socket));
     containerizer_config.switch_user = config.switch_user;
+    containerizer_config.cgroup_root = config.cgroups_root.as_ref().map(PathBuf::from);
     containerizer_config.containerizers = config
         .containerizers
         .split(',')

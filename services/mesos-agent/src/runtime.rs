@@ -839,6 +839,7 @@ mod tests {
             registration_backoff_factor: MesosDuration(Duration::from_secs(1)),
             zk_session_timeout: MesosDuration(Duration::from_secs(10)),
             switch_user: false,
+            cgroups_root: None,
             log_dir: None,
             logging_level: "INFO".into(),
         }
