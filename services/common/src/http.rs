@@ -90,6 +90,39 @@ fn hex(digit: u8) -> Option<u8> {
     (digit as char).to_digit(16).map(|d| d as u8)
 }
 
+/// Serves `routes` on `addr` until SIGTERM or Ctrl-C. If the address cannot be bound, prints one line and exits
+/// the process with status 1, as a role cannot run without its port.
+pub async fn serve<F>(routes: F, addr: std::net::SocketAddr, program: &str, version: &str)
+where
+    F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
+{
+    match warp::serve(routes).try_bind_with_graceful_shutdown(addr, shutdown_signal()) {
+        Ok((bound, server)) => {
+            tracing::info!(%bound, version, "{program} listening");
+            server.await;
+        }
+        Err(e) => {
+            eprintln!("{program}: cannot listen on {addr}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutting down");
+}
+
 /// A JSON reply with the given status; `jsonp` wraps it as `NAME(<json>)` with `text/javascript`.
 pub fn json_reply<T: Serialize>(status: StatusCode, value: &T, jsonp: Option<&str>) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());

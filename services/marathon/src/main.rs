@@ -85,16 +85,7 @@ async fn main() {
     let ip: IpAddr =
         config.http_address.as_deref().and_then(|a| a.parse().ok()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let addr = SocketAddr::new(ip, config.http_port);
-    match warp::serve(api::routes(node)).try_bind_with_graceful_shutdown(addr, shutdown_signal()) {
-        Ok((bound, server)) => {
-            tracing::info!(%bound, version = VERSION, "marathon listening");
-            server.await;
-        }
-        Err(e) => {
-            eprintln!("marathon: cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        }
-    }
+    common::http::serve(api::routes(node), addr, "marathon", VERSION).await;
 }
 
 /// Once elected: recover the state from ZooKeeper, start serving, and run the scheduler.
@@ -113,13 +104,4 @@ async fn lead_when_elected(node: Arc<api::Node>, mut election: watch::Receiver<E
     }
     node.ready.store(true, Ordering::SeqCst);
     node.scheduler.clone().run().await;
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    tracing::info!("shutting down");
 }

@@ -120,16 +120,7 @@ async fn main() {
 
     let ctx = Arc::new(api::Context { agent, flags: loaded.flags, registry: common::metrics::registry() });
     let addr = SocketAddr::from((bind_ip, config.port));
-    match warp::serve(api::routes(ctx)).try_bind_with_graceful_shutdown(addr, shutdown_signal()) {
-        Ok((bound, server)) => {
-            tracing::info!(%bound, version = VERSION, "mesos-agent listening");
-            server.await;
-        }
-        Err(e) => {
-            eprintln!("mesos-agent: cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        }
-    }
+    common::http::serve(api::routes(ctx), addr, "mesos-agent", VERSION).await;
 }
 
 /// Total memory in MB from `/proc/meminfo`.
@@ -154,13 +145,4 @@ fn disk_size_mb(path: &str) -> u64 {
         return 0;
     }
     (stat.f_blocks as u64).saturating_mul(stat.f_frsize as u64) / (1024 * 1024)
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    tracing::info!("shutting down");
 }

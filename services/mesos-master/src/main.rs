@@ -103,26 +103,7 @@ async fn main() {
     spawn_timers(&ctx);
 
     let addr = SocketAddr::from((bind_ip, config.port));
-    let server = match warp::serve(api::routes(ctx)).try_bind_with_graceful_shutdown(addr, shutdown_signal()) {
-        Ok((bound, server)) => {
-            tracing::info!(%bound, version = VERSION, "mesos-master listening");
-            server
-        }
-        Err(e) => {
-            eprintln!("mesos-master: cannot listen on {addr}: {e}");
-            std::process::exit(1);
-        }
-    };
-    server.await;
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    tracing::info!("shutting down");
+    common::http::serve(api::routes(ctx), addr, "mesos-master", VERSION).await;
 }
 
 /// Waits until this master leads, then (with `--quorum`) for a quorum of masters, then recovers the registry;
