@@ -87,3 +87,96 @@ mod tests {
         assert_eq!(Decoder::new(10).feed(b"11\n"), Err(DecodeError::TooLarge(11)));
     }
 }
+
+/// A subscription opened with a POST whose answer is an endless chunked RecordIO stream (the v1 scheduler
+/// API's SUBSCRIBE, the agent link's REGISTER): follows a standby master's 307 to the leader, keeps the
+/// `Mesos-Stream-Id`, and hands out whole records.
+pub struct Subscription {
+    /// `http://host:port` of the master that accepted the subscription.
+    pub base_url: String,
+    /// The stream id to present on later calls.
+    pub stream_id: String,
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    decoder: Decoder,
+}
+
+/// Why a subscription could not be opened.
+#[derive(Debug)]
+pub enum SubscribeError {
+    /// The master answered with this non-success status and body.
+    Refused(reqwest::StatusCode, String),
+    /// The request failed or the answer was unusable.
+    Failed(String),
+}
+
+impl std::fmt::Display for SubscribeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SubscribeError::Refused(status, body) => write!(f, "refused: {status} {body}"),
+            SubscribeError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+impl Subscription {
+    /// POSTs `call` as JSON to `<base_url><path>` (following up to three 307 redirects) and opens the stream.
+    pub async fn open<T: serde::Serialize>(
+        client: &reqwest::Client,
+        base_url: &str,
+        path: &str,
+        call: &T,
+        max_record: usize,
+    ) -> Result<Subscription, SubscribeError> {
+        let mut target = base_url.to_string();
+        for _ in 0..3 {
+            let response = client
+                .post(format!("{target}{path}"))
+                .header("Content-Type", "application/json")
+                .header("Accept", "application/json")
+                .json(call)
+                .send()
+                .await
+                .map_err(|e| SubscribeError::Failed(e.to_string()))?;
+            let status = response.status();
+            if status == reqwest::StatusCode::TEMPORARY_REDIRECT {
+                let location = response.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
+                target = crate::http::redirect_base_url(location);
+                continue;
+            }
+            if !status.is_success() {
+                return Err(SubscribeError::Refused(status, response.text().await.unwrap_or_default()));
+            }
+            let stream_id = response
+                .headers()
+                .get("mesos-stream-id")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| SubscribeError::Failed("no Mesos-Stream-Id header in the answer".into()))?
+                .to_string();
+            return Ok(Subscription {
+                base_url: target,
+                stream_id,
+                body: Box::pin(response.bytes_stream()),
+                decoder: Decoder::new(max_record),
+            });
+        }
+        Err(SubscribeError::Failed("too many redirects".into()))
+    }
+
+    /// The next complete records; `Ok(None)` when the stream ended, an error when it broke or stayed silent
+    /// for `silence`.
+    pub async fn next_records(&mut self, silence: std::time::Duration) -> Result<Option<Vec<Bytes>>, String> {
+        use futures::StreamExt;
+        loop {
+            let chunk = match tokio::time::timeout(silence, self.body.next()).await {
+                Err(_) => return Err(format!("nothing received for {silence:?}")),
+                Ok(None) => return Ok(None),
+                Ok(Some(Err(e))) => return Err(e.to_string()),
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            let records = self.decoder.feed(&chunk).map_err(|e| e.to_string())?;
+            if !records.is_empty() {
+                return Ok(Some(records));
+            }
+        }
+    }
+}

@@ -4,8 +4,7 @@
 use common::config::MasterAddress;
 use common::mesos::scheduler::{Call, CallType, Event, Subscribe};
 use common::mesos::{FrameworkInfo, Id, MasterInfo};
-use common::recordio::Decoder;
-use futures::StreamExt;
+use common::recordio::Subscription;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -122,51 +121,18 @@ impl Driver {
         info: FrameworkInfo,
         events: &mpsc::UnboundedSender<DriverEvent>,
     ) -> Result<(), String> {
-        let mut target = format!("http://{address}");
         let mut call = Call::new(CallType::Subscribe, info.id.clone());
         call.subscribe = Some(Subscribe { framework_info: info, suppressed_roles: Vec::new() });
-        let mut response = None;
-        for _ in 0..3 {
-            let r = self
-                .client
-                .post(format!("{target}/api/v1/scheduler"))
-                .header("Content-Type", "application/json")
-                .header("Accept", "application/json")
-                .json(&call)
-                .send()
+        let mut subscription =
+            Subscription::open(&self.client, &format!("http://{address}"), "/api/v1/scheduler", &call, MAX_EVENT)
                 .await
-                .map_err(|e| e.to_string())?;
-            if r.status() == reqwest::StatusCode::TEMPORARY_REDIRECT {
-                let location = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
-                target = common::http::redirect_base_url(location);
-                continue;
-            }
-            response = Some(r);
-            break;
-        }
-        let response = response.ok_or("too many redirects")?;
-        if !response.status().is_success() {
-            let status = response.status();
-            return Err(format!("SUBSCRIBE refused: {status} {}", response.text().await.unwrap_or_default()));
-        }
-        let stream_id = response
-            .headers()
-            .get("mesos-stream-id")
-            .and_then(|v| v.to_str().ok())
-            .ok_or("no Mesos-Stream-Id header")?
-            .to_string();
-        let mut decoder = Decoder::new(MAX_EVENT);
-        let mut body = response.bytes_stream();
+                .map_err(|e| format!("SUBSCRIBE {e}"))?;
+        let target = subscription.base_url.clone();
+        let stream_id = subscription.stream_id.clone();
         // Upstream's heartbeat is every 15 s; a stream silent for much longer is dead.
         let mut silence = Duration::from_secs(60);
-        loop {
-            let chunk = match tokio::time::timeout(silence, body.next()).await {
-                Err(_) => return Err("no heartbeat from the master".into()),
-                Ok(None) => return Ok(()),
-                Ok(Some(Err(e))) => return Err(e.to_string()),
-                Ok(Some(Ok(chunk))) => chunk,
-            };
-            for record in decoder.feed(&chunk).map_err(|e| e.to_string())? {
+        while let Some(records) = subscription.next_records(silence).await? {
+            for record in records {
                 let event: Event = match serde_json::from_slice(&record) {
                     Ok(e) => e,
                     Err(e) => {
@@ -194,5 +160,6 @@ impl Driver {
                 let _ = events.send(DriverEvent::Event(Box::new(event)));
             }
         }
+        Ok(())
     }
 }

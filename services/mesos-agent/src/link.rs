@@ -4,8 +4,7 @@
 
 use common::agent_link::{AgentCall, AgentEvent, PATH};
 use common::config::MasterAddress;
-use common::recordio::Decoder;
-use futures::StreamExt;
+use common::recordio::{SubscribeError, Subscription};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -135,53 +134,20 @@ impl Link {
 
     /// One registration and event stream. `Ok` means the stream was established and later ended.
     async fn session(&self, address: &str, handler: &dyn Handler) -> Result<(), String> {
-        let mut target = format!("http://{address}");
-        let mut response = None;
-        for _ in 0..3 {
-            let r = self
-                .client
-                .post(format!("{target}{PATH}"))
-                .json(&handler.registration())
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
-            if r.status() == reqwest::StatusCode::TEMPORARY_REDIRECT {
-                // A standby master points at the leader.
-                let location = r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
-                target = common::http::redirect_base_url(location);
-                continue;
-            }
-            response = Some(r);
-            break;
-        }
-        let response = response.ok_or("too many redirects")?;
-        if response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+        let opened =
+            Subscription::open(&self.client, &format!("http://{address}"), PATH, &handler.registration(), MAX_EVENT)
+                .await;
+        let mut subscription = match opened {
+            Ok(s) => s,
             // A freshly elected master still recovering its registry: worth retrying soon, not backing off.
-            let body = response.text().await.unwrap_or_default();
-            return Err(format!("{RECOVERING}: {body}"));
-        }
-        if !response.status().is_success() {
-            let status = response.status();
-            let body = response.text().await.unwrap_or_default();
-            return Err(format!("registration refused: {status} {body}"));
-        }
-        let stream_id = response
-            .headers()
-            .get("mesos-stream-id")
-            .and_then(|v| v.to_str().ok())
-            .ok_or("no Mesos-Stream-Id in the registration response")?
-            .to_string();
-        let mut decoder = Decoder::new(MAX_EVENT);
-        let mut body = response.bytes_stream();
+            Err(SubscribeError::Refused(reqwest::StatusCode::SERVICE_UNAVAILABLE, body)) => {
+                return Err(format!("{RECOVERING}: {body}"))
+            }
+            Err(e) => return Err(format!("registration {e}")),
+        };
         let mut silence = Duration::from_secs(75);
-        loop {
-            let chunk = match tokio::time::timeout(silence, body.next()).await {
-                Err(_) => return Err("no ping from the master".into()),
-                Ok(None) => return Ok(()),
-                Ok(Some(Err(e))) => return Err(e.to_string()),
-                Ok(Some(Ok(chunk))) => chunk,
-            };
-            for record in decoder.feed(&chunk).map_err(|e| e.to_string())? {
+        while let Some(records) = subscription.next_records(silence).await? {
+            for record in records {
                 let event: AgentEvent = match serde_json::from_slice(&record) {
                     Ok(e) => e,
                     Err(e) => {
@@ -192,13 +158,16 @@ impl Link {
                 if let AgentEvent::Registered { ping_interval_seconds, ref agent_id, .. } = event {
                     // The link is dead after five silent ping intervals, as upstream counts missed pings.
                     silence = Duration::from_secs_f64((ping_interval_seconds * 5.0).max(1.0));
-                    *self.current.lock().expect("link lock") =
-                        Some(Connection { base_url: target.clone(), stream_id: stream_id.clone() });
-                    tracing::info!(agent = %agent_id, master = %target, "registered with the master");
+                    *self.current.lock().expect("link lock") = Some(Connection {
+                        base_url: subscription.base_url.clone(),
+                        stream_id: subscription.stream_id.clone(),
+                    });
+                    tracing::info!(agent = %agent_id, master = %subscription.base_url, "registered with the master");
                 }
                 handler.on_event(event);
             }
         }
+        Ok(())
     }
 }
 
