@@ -459,3 +459,100 @@ async fn groups_hold_nested_apps() {
     let (status, _) = cluster.send(reqwest::Method::GET, "/v2/groups/prod", None).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_task_on_a_lost_agent_is_replaced_on_another_agent() {
+    let zk = ZooKeeper::start().await;
+    let logs = ScratchDir::new("marathon-agent-loss");
+    let zk_mesos = zk.url("/mesos");
+    let (master_port, marathon_port) = (free_port(), free_port());
+    let _master = Process::start(
+        "master",
+        &binary("mesos-master"),
+        &[],
+        &[
+            ("MESOS_ZK", zk_mesos.as_str()),
+            ("MESOS_IP", "127.0.0.1"),
+            ("MESOS_HOSTNAME", "127.0.0.1"),
+            ("MESOS_PORT", &master_port.to_string()),
+            ("MESOS_REGISTRY", "in_memory"),
+            ("MESOS_ALLOCATION_INTERVAL", "100ms"),
+            ("MESOS_AGENT_PING_TIMEOUT", "1secs"),
+            ("MESOS_MAX_AGENT_PING_TIMEOUTS", "2"),
+        ],
+        logs.path(),
+    );
+    let start_agent = |name: &str, work: &ScratchDir| {
+        Process::start(
+            name,
+            &binary("mesos-agent"),
+            &[],
+            &[
+                ("MESOS_MASTER", zk_mesos.as_str()),
+                ("MESOS_IP", "127.0.0.1"),
+                ("MESOS_HOSTNAME", name),
+                ("MESOS_ADVERTISE_IP", "127.0.0.1"),
+                ("MESOS_PORT", &free_port().to_string()),
+                ("MESOS_WORK_DIR", &work.path().display().to_string()),
+                ("MESOS_RESOURCES", "cpus:2;mem:1024;ports:[31000-31099]"),
+            ],
+            logs.path(),
+        )
+    };
+    let (work_a, work_b) = (ScratchDir::new("loss-agent-a"), ScratchDir::new("loss-agent-b"));
+    let mut agents = vec![("agent-a", start_agent("agent-a", &work_a)), ("agent-b", start_agent("agent-b", &work_b))];
+    let _marathon = Process::start(
+        "marathon",
+        &binary("marathon"),
+        &[
+            "--master",
+            &zk_mesos,
+            "--zk",
+            &zk.url("/marathon"),
+            "--http_port",
+            &marathon_port.to_string(),
+            "--hostname",
+            "127.0.0.1",
+        ],
+        &[],
+        logs.path(),
+    );
+    let base = format!("http://127.0.0.1:{marathon_port}");
+    wait_for(Duration::from_secs(30), "marathon to register", || {
+        let url = format!("{base}/v2/info");
+        async move { get_json(&url).await.filter(|i| i["frameworkId"].is_string()) }
+    })
+    .await;
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v2/apps"))
+        .header("Content-Type", "application/json")
+        .body(r#"{"id": "survivor", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let host_of_running = || {
+        let url = format!("{base}/v2/apps/survivor/tasks");
+        async move {
+            let tasks = get_json(&url).await?;
+            let running: Vec<String> = tasks["tasks"]
+                .as_array()?
+                .iter()
+                .filter(|t| t["state"] == "TASK_RUNNING")
+                .filter_map(|t| t["host"].as_str().map(str::to_string))
+                .collect();
+            (running.len() == 1).then(|| running[0].clone())
+        }
+    };
+    let first_host = wait_for(Duration::from_secs(30), "the task to run", host_of_running).await;
+    // The agent running it dies (its task with it).
+    let (name, process) = agents.iter_mut().find(|(name, _)| *name == first_host).unwrap();
+    process.kill();
+    let work = if *name == "agent-a" { &work_a } else { &work_b };
+    integration_tests::kill_tasks_under(work.path());
+    let second_host = wait_for(Duration::from_secs(60), "the task to be replaced on the other agent", || async {
+        host_of_running().await.filter(|h| *h != first_host)
+    })
+    .await;
+    assert_ne!(first_host, second_host);
+}
