@@ -500,7 +500,7 @@ async fn a_task_on_a_lost_agent_is_replaced_on_another_agent() {
         )
     };
     let (work_a, work_b) = (ScratchDir::new("loss-agent-a"), ScratchDir::new("loss-agent-b"));
-    let mut agents = vec![("agent-a", start_agent("agent-a", &work_a)), ("agent-b", start_agent("agent-b", &work_b))];
+    let mut agents = [("agent-a", start_agent("agent-a", &work_a)), ("agent-b", start_agent("agent-b", &work_b))];
     let _marathon = Process::start(
         "marathon",
         &binary("marathon"),
