@@ -955,3 +955,40 @@ pub mod scheduler {
         }
     }
 }
+
+/// Starts a master on 127.0.0.1 with the in-memory registry (following `zk` when given, plus `extra`
+/// environment) and waits until it leads; returns the process and its `127.0.0.1:<port>`.
+pub async fn start_leading_master(zk: Option<&str>, extra: &[(&str, &str)], logs: &ScratchDir) -> (Process, String) {
+    let port = free_port().to_string();
+    let mut env = vec![("MESOS_IP", "127.0.0.1"), ("MESOS_HOSTNAME", "127.0.0.1"), ("MESOS_PORT", port.as_str())];
+    env.push(("MESOS_REGISTRY", "in_memory"));
+    if let Some(zk) = zk {
+        env.push(("MESOS_ZK", zk));
+    }
+    env.extend_from_slice(extra);
+    let process = Process::start("master", &binary("mesos-master"), &[], &env, logs.path());
+    let master = format!("127.0.0.1:{port}");
+    let url = format!("http://{master}/metrics/snapshot");
+    wait_for(Duration::from_secs(20), "the master to be elected", || {
+        let url = url.clone();
+        async move { get_json(&url).await.filter(|m| m["master/elected"] == 1.0).map(|_| ()) }
+    })
+    .await;
+    (process, master)
+}
+
+/// Starts a real agent named `name` on 127.0.0.1 following `master` (`host:port` or `zk://`), offering
+/// `resources`, with its work dir in `work`; returns the process and its HTTP port.
+pub fn start_agent(name: &str, master: &str, resources: &str, work: &ScratchDir, logs: &ScratchDir) -> (Process, u16) {
+    let agent_port = free_port();
+    let (port, work_dir) = (agent_port.to_string(), work.path().display().to_string());
+    let env = [
+        ("MESOS_MASTER", master),
+        ("MESOS_IP", "127.0.0.1"),
+        ("MESOS_HOSTNAME", "127.0.0.1"),
+        ("MESOS_PORT", port.as_str()),
+        ("MESOS_WORK_DIR", work_dir.as_str()),
+        ("MESOS_RESOURCES", resources),
+    ];
+    (Process::start(name, &binary("mesos-agent"), &[], &env, logs.path()), agent_port)
+}

@@ -23,36 +23,13 @@ impl Cluster {
         let zk = ZooKeeper::start().await;
         let logs = ScratchDir::new("marathon-logs");
         let work = ScratchDir::new("marathon-agent");
-        let (master_port, agent_port, marathon_port) = (free_port(), free_port(), free_port());
+        let marathon_port = free_port();
         let zk_mesos = zk.url("/mesos");
-        let master = Process::start(
-            "master",
-            &binary("mesos-master"),
-            &[],
-            &[
-                ("MESOS_ZK", zk_mesos.as_str()),
-                ("MESOS_IP", "127.0.0.1"),
-                ("MESOS_HOSTNAME", "127.0.0.1"),
-                ("MESOS_PORT", &master_port.to_string()),
-                ("MESOS_REGISTRY", "in_memory"),
-                ("MESOS_ALLOCATION_INTERVAL", "100ms"),
-            ],
-            logs.path(),
-        );
-        let agent = Process::start(
-            "agent",
-            &binary("mesos-agent"),
-            &[],
-            &[
-                ("MESOS_MASTER", zk_mesos.as_str()),
-                ("MESOS_IP", "127.0.0.1"),
-                ("MESOS_HOSTNAME", "127.0.0.1"),
-                ("MESOS_PORT", &agent_port.to_string()),
-                ("MESOS_WORK_DIR", &work.path().display().to_string()),
-                ("MESOS_RESOURCES", "cpus:4;mem:4096;disk:1000;ports:[31000-31999]"),
-            ],
-            logs.path(),
-        );
+        let (master, _) =
+            integration_tests::start_leading_master(Some(&zk_mesos), &[("MESOS_ALLOCATION_INTERVAL", "100ms")], &logs)
+                .await;
+        let resources = "cpus:4;mem:4096;disk:1000;ports:[31000-31999]";
+        let (agent, agent_port) = integration_tests::start_agent("agent", &zk_mesos, resources, &work, &logs);
         let marathon = Process::start(
             "marathon",
             &binary("marathon"),
@@ -465,23 +442,13 @@ async fn a_task_on_a_lost_agent_is_replaced_on_another_agent() {
     let zk = ZooKeeper::start().await;
     let logs = ScratchDir::new("marathon-agent-loss");
     let zk_mesos = zk.url("/mesos");
-    let (master_port, marathon_port) = (free_port(), free_port());
-    let _master = Process::start(
-        "master",
-        &binary("mesos-master"),
-        &[],
-        &[
-            ("MESOS_ZK", zk_mesos.as_str()),
-            ("MESOS_IP", "127.0.0.1"),
-            ("MESOS_HOSTNAME", "127.0.0.1"),
-            ("MESOS_PORT", &master_port.to_string()),
-            ("MESOS_REGISTRY", "in_memory"),
-            ("MESOS_ALLOCATION_INTERVAL", "100ms"),
-            ("MESOS_AGENT_PING_TIMEOUT", "1secs"),
-            ("MESOS_MAX_AGENT_PING_TIMEOUTS", "2"),
-        ],
-        logs.path(),
-    );
+    let marathon_port = free_port();
+    let extra = [
+        ("MESOS_ALLOCATION_INTERVAL", "100ms"),
+        ("MESOS_AGENT_PING_TIMEOUT", "1secs"),
+        ("MESOS_MAX_AGENT_PING_TIMEOUTS", "2"),
+    ];
+    let (_master, _) = integration_tests::start_leading_master(Some(&zk_mesos), &extra, &logs).await;
     let start_agent = |name: &str, work: &ScratchDir| {
         Process::start(
             name,

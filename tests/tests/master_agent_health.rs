@@ -5,7 +5,7 @@
 
 use integration_tests::hollow::HollowAgent;
 use integration_tests::scheduler::{framework_info, task, TestScheduler};
-use integration_tests::{binary, free_port, get_json, wait_for, wait_for_state, Process, ScratchDir, ZooKeeper};
+use integration_tests::{get_json, start_leading_master, wait_for, wait_for_state, ScratchDir, ZooKeeper};
 use std::time::{Duration, Instant};
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -29,31 +29,13 @@ async fn launch_sleep(scheduler: &mut TestScheduler, task_id: &str) {
 async fn agents_whose_link_stays_down_become_unreachable_and_are_readmitted() {
     let zk = ZooKeeper::start().await;
     let logs = ScratchDir::new("health-logs");
-    let port = free_port();
-    let port_text = port.to_string();
     let zk_url = zk.url("/mesos");
-    let _master = Process::start(
-        "master",
-        &binary("mesos-master"),
-        &[],
-        &[
-            ("MESOS_ZK", zk_url.as_str()),
-            ("MESOS_IP", "127.0.0.1"),
-            ("MESOS_HOSTNAME", "127.0.0.1"),
-            ("MESOS_PORT", &port_text),
-            ("MESOS_REGISTRY", "in_memory"),
-            ("MESOS_ALLOCATION_INTERVAL", "100ms"),
-            ("MESOS_AGENT_PING_TIMEOUT", "500ms"),
-            ("MESOS_MAX_AGENT_PING_TIMEOUTS", "3"),
-        ],
-        logs.path(),
-    );
-    let master = format!("127.0.0.1:{port}");
-    wait_for(SECS(20), "the master to be elected", || {
-        let url = format!("http://{master}/metrics/snapshot");
-        async move { get_json(&url).await.filter(|m| m["master/elected"] == 1.0).map(|_| ()) }
-    })
-    .await;
+    let extra = [
+        ("MESOS_ALLOCATION_INTERVAL", "100ms"),
+        ("MESOS_AGENT_PING_TIMEOUT", "500ms"),
+        ("MESOS_MAX_AGENT_PING_TIMEOUTS", "3"),
+    ];
+    let (_master, master) = start_leading_master(Some(&zk_url), &extra, &logs).await;
 
     let agent = HollowAgent::start(std::slice::from_ref(&master), "cpus:2;mem:512");
     let agent_id = agent.registered(1, SECS(10)).await;

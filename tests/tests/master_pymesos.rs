@@ -4,7 +4,7 @@
 //! when the Python interpreter cannot import pymesos; nothing is installed at test time.
 
 use integration_tests::hollow::HollowAgent;
-use integration_tests::{binary, free_port, get_json, wait_for, wait_for_state, Process, ScratchDir, ZooKeeper};
+use integration_tests::{start_agent, start_leading_master, wait_for, wait_for_state, ScratchDir, ZooKeeper};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -64,29 +64,8 @@ async fn pymesos_runs_tasks_through_zk_and_host_port() {
     };
     let zk = ZooKeeper::start().await;
     let logs = ScratchDir::new("pymesos-logs");
-    let port = free_port();
-    let port_text = port.to_string();
     let zk_url = zk.url("/mesos");
-    let _master = Process::start(
-        "master",
-        &binary("mesos-master"),
-        &[],
-        &[
-            ("MESOS_ZK", zk_url.as_str()),
-            ("MESOS_IP", "127.0.0.1"),
-            ("MESOS_HOSTNAME", "127.0.0.1"),
-            ("MESOS_PORT", &port_text),
-            ("MESOS_REGISTRY", "in_memory"),
-            ("MESOS_ALLOCATION_INTERVAL", "100ms"),
-        ],
-        logs.path(),
-    );
-    let master = format!("127.0.0.1:{port}");
-    wait_for(SECS(20), "the master to be elected", || {
-        let url = format!("http://{master}/metrics/snapshot");
-        async move { get_json(&url).await.filter(|m| m["master/elected"] == 1.0).map(|_| ()) }
-    })
-    .await;
+    let (_master, master) = start_leading_master(Some(&zk_url), &[("MESOS_ALLOCATION_INTERVAL", "100ms")], &logs).await;
     let agent = HollowAgent::start(std::slice::from_ref(&master), "cpus:2;mem:1024");
     agent.registered(1, SECS(10)).await;
 
@@ -142,36 +121,9 @@ async fn pymesos_runs_real_command_tasks_on_a_real_agent() {
     let zk = ZooKeeper::start().await;
     let logs = ScratchDir::new("pymesos-real-logs");
     let work = ScratchDir::new("pymesos-real-agent");
-    let (port, agent_port) = (free_port(), free_port());
     let zk_url = zk.url("/mesos");
-    let _master = Process::start(
-        "master",
-        &binary("mesos-master"),
-        &[],
-        &[
-            ("MESOS_ZK", zk_url.as_str()),
-            ("MESOS_IP", "127.0.0.1"),
-            ("MESOS_HOSTNAME", "127.0.0.1"),
-            ("MESOS_PORT", &port.to_string()),
-            ("MESOS_REGISTRY", "in_memory"),
-        ],
-        logs.path(),
-    );
-    let _agent = Process::start(
-        "agent",
-        &binary("mesos-agent"),
-        &[],
-        &[
-            ("MESOS_MASTER", zk_url.as_str()),
-            ("MESOS_IP", "127.0.0.1"),
-            ("MESOS_HOSTNAME", "127.0.0.1"),
-            ("MESOS_PORT", &agent_port.to_string()),
-            ("MESOS_WORK_DIR", &work.path().display().to_string()),
-            ("MESOS_RESOURCES", "cpus:2;mem:1024"),
-        ],
-        logs.path(),
-    );
-    let master = format!("127.0.0.1:{port}");
+    let (_master, master) = start_leading_master(Some(&zk_url), &[], &logs).await;
+    let (_agent, _) = start_agent("agent", &zk_url, "cpus:2;mem:1024", &work, &logs);
     wait_for_state(&master, SECS(20), "the agent to register", |s| {
         s["slaves"].as_array().is_some_and(|a| a.len() == 1)
     })

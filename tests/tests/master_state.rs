@@ -5,7 +5,7 @@
 
 use integration_tests::hollow::HollowAgent;
 use integration_tests::scheduler::{framework_info, task, TestScheduler};
-use integration_tests::{binary, free_port, get_json, wait_for, wait_for_state, Process, ScratchDir, ZooKeeper};
+use integration_tests::{get_json, start_leading_master, wait_for_state, ScratchDir, ZooKeeper};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -28,30 +28,10 @@ fn flat_resources(object: &Value, what: &str) {
 async fn master_state_has_the_upstream_shape() {
     let zk = ZooKeeper::start().await;
     let logs = ScratchDir::new("state-logs");
-    let port = free_port();
-    let port_text = port.to_string();
     let zk_url = zk.url("/mesos");
-    let _master = Process::start(
-        "master",
-        &binary("mesos-master"),
-        &[],
-        &[
-            ("MESOS_ZK", zk_url.as_str()),
-            ("MESOS_IP", "127.0.0.1"),
-            ("MESOS_HOSTNAME", "127.0.0.1"),
-            ("MESOS_PORT", &port_text),
-            ("MESOS_REGISTRY", "in_memory"),
-            ("MESOS_CLUSTER", "shape-test"),
-            ("MESOS_ALLOCATION_INTERVAL", "100ms"),
-        ],
-        logs.path(),
-    );
-    let master = format!("127.0.0.1:{port}");
-    wait_for(SECS(20), "the master to be elected", || {
-        let url = format!("http://{master}/metrics/snapshot");
-        async move { get_json(&url).await.filter(|m| m["master/elected"] == 1.0).map(|_| ()) }
-    })
-    .await;
+    let extra = [("MESOS_CLUSTER", "shape-test"), ("MESOS_ALLOCATION_INTERVAL", "100ms")];
+    let (_master, master) = start_leading_master(Some(&zk_url), &extra, &logs).await;
+    let port: u16 = master.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).unwrap();
     let agent = HollowAgent::start(std::slice::from_ref(&master), "cpus:4;mem:1024;disk:2000;ports:[31000-31099]");
     let agent_id = agent.registered(1, SECS(10)).await;
     let mut scheduler = TestScheduler::subscribe(&master, framework_info("shape", 60.0, &[])).await.unwrap();
