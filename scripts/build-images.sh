@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every image the cluster needs, offline: the static binaries, mesos-rs/mesos and mesos-rs/marathon
 # (FROM scratch), and mesos-rs/zookeeper:3.8 (from Debian's zookeeper package). Idempotent.
+# MESOS_RS_TAG (default latest) tags the role images; the compose files read the same variable.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -29,8 +30,9 @@ ln -s mesos-agent dist/mesos/usr/sbin/mesos-slave
 install -m 0755 "$RELEASE_DIR/marathon" dist/marathon/usr/sbin/marathon
 
 log "building mesos-rs/mesos and mesos-rs/marathon"
-docker build -q --target mesos -t mesos-rs/mesos:latest . >/dev/null
-docker build -q --target marathon -t mesos-rs/marathon:latest . >/dev/null
+TAG=${MESOS_RS_TAG:-latest}
+docker build -q --target mesos -t "mesos-rs/mesos:$TAG" . >/dev/null
+docker build -q --target marathon -t "mesos-rs/marathon:$TAG" . >/dev/null
 
 log "building mesos-rs/zookeeper:3.8"
 bash docker/zookeeper/build.sh
