@@ -2,12 +2,13 @@
 # Builds every image the cluster needs, offline: the static binaries, mesos-rs/mesos and mesos-rs/marathon
 # (FROM scratch), and mesos-rs/zookeeper:3.8 (from Debian's zookeeper package). Idempotent.
 # MESOS_RS_TAG (default latest) tags the role images; the compose files read the same variable.
+# MESOS_RS_PROFILE=image-dev builds the binaries without LTO (quicker, larger) while iterating.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-log "compiling static release binaries"
-cargo build --release --locked -p mesos-master -p mesos-agent -p marathon
+log "compiling static binaries (profile $PROFILE)"
+cargo build --profile "$PROFILE" --locked -p mesos-master -p mesos-agent -p marathon
 
 BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] || { echo "busybox-static is missing: apt-get install busybox-static" >&2; exit 1; }
