@@ -1,6 +1,6 @@
 //! `/v2/apps…` and `/v2/tasks…`: create, read, update, delete and restart apps; list and kill tasks.
 
-use super::{error_response, flag, json_response, message, Node};
+use super::{error_response, flag, json_response, Node};
 use crate::app::{self, ApiError, AppDefinition, PathId};
 use crate::core::{app_info, app_not_found, event, DeploymentResult};
 use crate::store::Category;
@@ -9,31 +9,6 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use warp::http::{header, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
-
-/// Routes `/v2/apps/<rest…>`.
-pub async fn handle(node: &Arc<Node>, request: &Request, rest: &[&str]) -> Response {
-    let result = match (&request.method, rest) {
-        (&Method::GET, []) => Ok(list(node, request)),
-        (&Method::POST, []) => create(node, request).await,
-        (&Method::PUT | &Method::PATCH, []) => update_many(node, request).await,
-        (&Method::GET, [group @ .., "*"]) => Ok(group_apps(node, group)),
-        (&Method::POST, [id @ .., "restart"]) if !id.is_empty() => restart(node, request, &path(id)).await,
-        (&Method::GET, [id @ .., "tasks"]) if !id.is_empty() => Ok(app_tasks(node, request, &path(id))),
-        (&Method::DELETE, [id @ .., "tasks"]) if !id.is_empty() => kill_app_tasks(node, request, &path(id)).await,
-        (&Method::DELETE, [id @ .., "tasks", task]) if !id.is_empty() => kill_one(node, request, &path(id), task).await,
-        (&Method::GET, [id @ .., "versions"]) if !id.is_empty() => Ok(versions(node, &path(id))),
-        (&Method::GET, [id @ .., "versions", v]) if !id.is_empty() => version(node, &path(id), v).await,
-        (&Method::GET, id) => Ok(get(node, &path(id))),
-        (&Method::PUT | &Method::PATCH, id) => update(node, request, &path(id)).await,
-        (&Method::DELETE, id) => delete(node, request, &path(id)).await,
-        _ => Ok(message(405, "Method Not Allowed")),
-    };
-    result.unwrap_or_else(|e| error_response(&e))
-}
-
-fn path(segments: &[&str]) -> PathId {
-    PathId::parse(&format!("/{}", segments.join("/")))
-}
 
 fn require_json(request: &Request) -> Result<(), ApiError> {
     match request.header("content-type") {
@@ -74,7 +49,8 @@ fn embed(request: &Request) -> Embed {
     }
 }
 
-fn list(node: &Node, request: &Request) -> Response {
+/// `GET /v2/apps` with `cmd`, `id`, `label` filters and `embed`.
+pub(super) fn list(node: &Node, request: &Request) -> Response {
     let embed = embed(request);
     let core = node.scheduler.core.lock().expect("core lock");
     let cmd = request.param("cmd");
@@ -91,15 +67,16 @@ fn list(node: &Node, request: &Request) -> Response {
     json_response(200, &json!({ "apps": apps }))
 }
 
-fn group_apps(node: &Node, group: &[&str]) -> Response {
-    let group = path(group);
+/// `GET /v2/apps/{group}/*`: the apps under a group, with tasks and failures.
+pub(super) fn group_apps(node: &Node, group: &PathId) -> Response {
     let core = node.scheduler.core.lock().expect("core lock");
     let apps: Vec<Value> =
-        core.apps.values().filter(|a| a.id.is_under(&group)).map(|a| app_info(&core, a, true, true)).collect();
+        core.apps.values().filter(|a| a.id.is_under(group)).map(|a| app_info(&core, a, true, true)).collect();
     json_response(200, &json!({ "*": apps }))
 }
 
-fn get(node: &Node, id: &PathId) -> Response {
+/// `GET /v2/apps/{id}`.
+pub(super) fn get(node: &Node, id: &PathId) -> Response {
     let core = node.scheduler.core.lock().expect("core lock");
     match core.apps.get(id) {
         Some(app) => json_response(200, &json!({ "app": app_info(&core, app, true, true) })),
@@ -107,7 +84,8 @@ fn get(node: &Node, id: &PathId) -> Response {
     }
 }
 
-async fn create(node: &Node, request: &Request) -> Result<Response, ApiError> {
+/// `POST /v2/apps`.
+pub(super) async fn create(node: &Node, request: &Request) -> Result<Response, ApiError> {
     require_json(request)?;
     let app = app::parse_app(&request.body, &PathId::root())?;
     app::validate_app(&app)?;
@@ -170,7 +148,8 @@ async fn updated_definition(
     Ok(app)
 }
 
-async fn update(node: &Node, request: &Request, id: &PathId) -> Result<Response, ApiError> {
+/// `PUT`/`PATCH /v2/apps/{id}`: update, replace, roll back or create.
+pub(super) async fn update(node: &Node, request: &Request, id: &PathId) -> Result<Response, ApiError> {
     require_json(request)?;
     let current = node.scheduler.core.lock().expect("core lock").apps.get(id).cloned();
     if current.is_none() && request.method == Method::PATCH {
@@ -184,7 +163,8 @@ async fn update(node: &Node, request: &Request, id: &PathId) -> Result<Response,
     Ok(deployment_response(if created { 201 } else { 200 }, &result))
 }
 
-async fn update_many(node: &Node, request: &Request) -> Result<Response, ApiError> {
+/// `PUT`/`PATCH /v2/apps`: update several apps in one deployment.
+pub(super) async fn update_many(node: &Node, request: &Request) -> Result<Response, ApiError> {
     require_json(request)?;
     let body = app::parse_json_body(&request.body)?;
     let Some(items) = body.as_array() else {
@@ -220,13 +200,15 @@ async fn update_many(node: &Node, request: &Request) -> Result<Response, ApiErro
     }
 }
 
-async fn delete(node: &Node, request: &Request, id: &PathId) -> Result<Response, ApiError> {
+/// `DELETE /v2/apps/{id}`.
+pub(super) async fn delete(node: &Node, request: &Request, id: &PathId) -> Result<Response, ApiError> {
     let result = node.scheduler.core.lock().expect("core lock").delete_app(id, flag(request, "force", true))?;
     commit(node).await?;
     Ok(deployment_response(200, &result))
 }
 
-async fn restart(node: &Node, request: &Request, id: &PathId) -> Result<Response, ApiError> {
+/// `POST /v2/apps/{id}/restart`.
+pub(super) async fn restart(node: &Node, request: &Request, id: &PathId) -> Result<Response, ApiError> {
     let result = node.scheduler.core.lock().expect("core lock").restart_app(id, flag(request, "force", false))?;
     commit(node).await?;
     Ok(deployment_response(200, &result))
@@ -236,7 +218,8 @@ fn wants_text(request: &Request) -> bool {
     request.header("accept").is_some_and(|a| a.contains("text/plain") && !a.contains("application/json"))
 }
 
-fn app_tasks(node: &Node, request: &Request, id: &PathId) -> Response {
+/// `GET /v2/apps/{id}/tasks`, JSON or text.
+pub(super) fn app_tasks(node: &Node, request: &Request, id: &PathId) -> Response {
     let core = node.scheduler.core.lock().expect("core lock");
     let Some(app) = core.apps.get(id) else { return error_response(&app_not_found(id)) };
     if wants_text(request) {
@@ -312,7 +295,8 @@ async fn kill(node: &Node, request: &Request, ids: Vec<String>, single: bool) ->
     })
 }
 
-async fn kill_app_tasks(node: &Node, request: &Request, id: &PathId) -> Result<Response, ApiError> {
+/// `DELETE /v2/apps/{id}/tasks` (optionally on one `host`).
+pub(super) async fn kill_app_tasks(node: &Node, request: &Request, id: &PathId) -> Result<Response, ApiError> {
     let ids: Vec<String> = {
         let core = node.scheduler.core.lock().expect("core lock");
         if !core.apps.contains_key(id) {
@@ -328,7 +312,8 @@ async fn kill_app_tasks(node: &Node, request: &Request, id: &PathId) -> Result<R
     kill(node, request, ids, false).await
 }
 
-async fn kill_one(node: &Node, request: &Request, id: &PathId, task: &str) -> Result<Response, ApiError> {
+/// `DELETE /v2/apps/{id}/tasks/{taskId}`.
+pub(super) async fn kill_one(node: &Node, request: &Request, id: &PathId, task: &str) -> Result<Response, ApiError> {
     {
         let core = node.scheduler.core.lock().expect("core lock");
         if !core.apps.contains_key(id) {
@@ -364,7 +349,8 @@ pub async fn delete_tasks(node: &Arc<Node>, request: &Request) -> Response {
     result.unwrap_or_else(|e| error_response(&e))
 }
 
-fn versions(node: &Node, id: &PathId) -> Response {
+/// `GET /v2/apps/{id}/versions`, newest first.
+pub(super) fn versions(node: &Node, id: &PathId) -> Response {
     let core = node.scheduler.core.lock().expect("core lock");
     match core.versions.get(id) {
         Some(versions) if core.apps.contains_key(id) => {
@@ -376,7 +362,8 @@ fn versions(node: &Node, id: &PathId) -> Response {
     }
 }
 
-async fn version(node: &Node, id: &PathId, version: &str) -> Result<Response, ApiError> {
+/// `GET /v2/apps/{id}/versions/{version}`.
+pub(super) async fn version(node: &Node, id: &PathId, version: &str) -> Result<Response, ApiError> {
     if !node.scheduler.core.lock().expect("core lock").apps.contains_key(id) {
         return Err(app_not_found(id));
     }

@@ -1,21 +1,25 @@
-//! Marathon's HTTP surface (REST API v2, `/ping`, `/metrics`, the UI). The leader answers; a standby proxies
-//! every request to the leader unchanged. Every response carries Marathon's no-cache headers.
+//! Marathon's HTTP surface (REST API v2, `/ping`, `/metrics`, the UI, the API console). Requests are routed by
+//! the table in [`routes`]; the leader answers; a standby proxies every non-local request to the leader unchanged. Every response carries Marathon's no-cache headers.
 
 mod apps;
 mod events;
 mod groups;
 mod misc;
+pub mod openapi;
+pub mod routes;
 
+use crate::app::PathId;
 use crate::scheduler::Scheduler;
 use common::http::{respond, Request};
 use common::zk::Election;
+use routes::{Handler, Lookup, Matched};
 use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use warp::http::{header, HeaderValue, Method, StatusCode};
+use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::Filter;
 
@@ -85,9 +89,10 @@ pub fn routes(node: Arc<Node>) -> impl Filter<Extract = (Response,), Error = Inf
     common::http::requests(MAX_BODY).and_then(move |request: Request| {
         let node = node.clone();
         async move {
-            let route = route_label(&request.path);
+            let lookup = routes::lookup(request.method.as_str(), &request.path);
+            let route = route_label(&lookup);
             let timer = node.metrics.http_latency.with_label_values(&[route]).start_timer();
-            let mut response = dispatch(&node, request).await;
+            let mut response = dispatch(&node, request, lookup).await;
             timer.observe_duration();
             node.metrics.http_requests.with_label_values(&[route, response.status().as_str()]).inc();
             let headers = response.headers_mut();
@@ -104,78 +109,74 @@ pub fn routes(node: Arc<Node>) -> impl Filter<Extract = (Response,), Error = Inf
     })
 }
 
-/// A bounded metrics label per route family.
-fn route_label(path: &str) -> &'static str {
-    let p = path.trim_end_matches('/');
-    if p.starts_with("/v2/apps") {
-        if p.contains("/tasks") {
-            "/v2/apps/{id}/tasks"
-        } else {
-            "/v2/apps"
-        }
-    } else if p.starts_with("/v2/tasks") {
-        "/v2/tasks"
-    } else if p.starts_with("/v2/deployments") {
-        "/v2/deployments"
-    } else if p.starts_with("/v2/groups") {
-        "/v2/groups"
-    } else if p.starts_with("/v2/queue") {
-        "/v2/queue"
-    } else if p.starts_with("/v2/events") {
-        "/v2/events"
-    } else if p.starts_with("/v2/info") {
-        "/v2/info"
-    } else if p.starts_with("/v2/leader") {
-        "/v2/leader"
-    } else if p == "/ping" {
-        "/ping"
-    } else if p.starts_with("/metrics") {
-        "/metrics"
-    } else {
-        "other"
+/// The metrics label of a request: its route's pattern (bounded), or `other`.
+fn route_label(lookup: &Lookup) -> &'static str {
+    match lookup {
+        Lookup::Found(m) => m.route.pattern,
+        _ => "other",
     }
 }
 
-async fn dispatch(node: &Arc<Node>, request: Request) -> Response {
-    let path = request.path.trim_end_matches('/').to_string();
-    // Served by every instance.
-    match (&request.method, path.as_str()) {
-        (&Method::GET, "/ping") => return misc::ping(&request),
-        (&Method::GET, "/metrics") => return misc::metrics_json(node),
-        (&Method::GET, "/metrics/prometheus") => return misc::metrics_prometheus(node),
-        (&Method::GET, "" | "/ui" | "/ui/index.html") => {
-            return respond(StatusCode::OK, "text/html; charset=utf-8", crate::ui::INDEX_HTML)
+/// A path parameter holding an app or group id, as a [`PathId`].
+fn path_param(matched: &Matched, name: &str) -> PathId {
+    PathId::parse(&format!("/{}", matched.param(name)))
+}
+
+async fn dispatch(node: &Arc<Node>, request: Request, lookup: Lookup) -> Response {
+    let matched = match lookup {
+        Lookup::Found(matched) if matched.route.local => return serve(node, &request, &matched).await,
+        _ if !node.is_leader() => return proxy(node, request).await,
+        _ if !node.ready.load(Ordering::SeqCst) => return message(503, "Leader is still recovering its state"),
+        Lookup::Found(matched) => matched,
+        Lookup::MethodNotAllowed => return message(405, "Method Not Allowed"),
+        Lookup::NotFound => return message(404, &format!("URI not found: {}", request.path)),
+    };
+    serve(node, &request, &matched).await
+}
+
+/// Runs the handler a route selected.
+async fn serve(node: &Arc<Node>, request: &Request, matched: &Matched) -> Response {
+    let html = |page: &'static str| respond(StatusCode::OK, "text/html; charset=utf-8", page);
+    let result = match matched.route.handler {
+        Handler::Ping => Ok(misc::ping(request)),
+        Handler::Metrics => Ok(misc::metrics_json(node)),
+        Handler::MetricsPrometheus => Ok(misc::metrics_prometheus(node)),
+        Handler::Ui => Ok(html(crate::ui::INDEX_HTML)),
+        Handler::ApiConsole => Ok(html(crate::ui::API_CONSOLE_HTML)),
+        Handler::OpenApi => Ok(respond(StatusCode::OK, "application/json", openapi::DOCUMENT)),
+        Handler::ListApps => Ok(apps::list(node, request)),
+        Handler::CreateApp => apps::create(node, request).await,
+        Handler::UpdateApps => apps::update_many(node, request).await,
+        Handler::GroupApps => Ok(apps::group_apps(node, &path_param(matched, "groupId"))),
+        Handler::RestartApp => apps::restart(node, request, &path_param(matched, "appId")).await,
+        Handler::AppTasks => Ok(apps::app_tasks(node, request, &path_param(matched, "appId"))),
+        Handler::KillAppTasks => apps::kill_app_tasks(node, request, &path_param(matched, "appId")).await,
+        Handler::KillTask => {
+            apps::kill_one(node, request, &path_param(matched, "appId"), matched.param("taskId")).await
         }
-        _ => {}
-    }
-    if !node.is_leader() {
-        return proxy(node, request).await;
-    }
-    if !node.ready.load(Ordering::SeqCst) {
-        return message(503, "Leader is still recovering its state");
-    }
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match segments.as_slice() {
-        ["v2", "apps", ..] => apps::handle(node, &request, &segments[2..]).await,
-        ["v2", "tasks"] if request.method == Method::GET => apps::list_tasks(node, &request),
-        ["v2", "tasks", "delete"] if request.method == Method::POST => apps::delete_tasks(node, &request).await,
-        ["v2", "deployments"] if request.method == Method::GET => misc::deployments(node),
-        ["v2", "deployments", id] if request.method == Method::DELETE => misc::cancel_deployment(node, &request, id).await,
-        ["v2", "groups", rest @ ..] if request.method == Method::GET => misc::groups(node, &request, rest),
-        ["v2", "groups", rest @ ..] => groups::change(node, &request, rest).await,
-        ["v2", "queue"] if request.method == Method::GET => misc::queue(node),
-        ["v2", "queue", rest @ .., "delay"] if request.method == Method::DELETE => misc::reset_delay(node, rest),
-        ["v2", "info"] if request.method == Method::GET => misc::info(node),
-        ["v2", "leader"] if request.method == Method::GET => misc::leader(node),
-        ["v2", "leader"] if request.method == Method::DELETE => misc::abdicate(),
-        ["v2", "events"] if request.method == Method::GET => events::stream(node, &request),
-        ["v2", "eventSubscriptions"] => message(
+        Handler::AppVersions => Ok(apps::versions(node, &path_param(matched, "appId"))),
+        Handler::AppVersion => apps::version(node, &path_param(matched, "appId"), matched.param("version")).await,
+        Handler::GetApp => Ok(apps::get(node, &path_param(matched, "appId"))),
+        Handler::UpdateApp => apps::update(node, request, &path_param(matched, "appId")).await,
+        Handler::DeleteApp => apps::delete(node, request, &path_param(matched, "appId")).await,
+        Handler::ListTasks => Ok(apps::list_tasks(node, request)),
+        Handler::DeleteTasks => Ok(apps::delete_tasks(node, request).await),
+        Handler::Deployments => Ok(misc::deployments(node)),
+        Handler::CancelDeployment => Ok(misc::cancel_deployment(node, request, matched.param("deploymentId")).await),
+        Handler::GetGroup => Ok(misc::groups(node, request, &routes::segments(matched.param("groupId")))),
+        Handler::ChangeGroup => Ok(groups::change(node, request, &routes::segments(matched.param("groupId"))).await),
+        Handler::Queue => Ok(misc::queue(node)),
+        Handler::ResetDelay => Ok(misc::reset_delay(node, &routes::segments(matched.param("appId")))),
+        Handler::Info => Ok(misc::info(node)),
+        Handler::Leader => Ok(misc::leader(node)),
+        Handler::Abdicate => Ok(misc::abdicate()),
+        Handler::Events => Ok(events::stream(node, request)),
+        Handler::EventSubscriptions => Ok(message(
             400,
             "http event callback system is not running on this Marathon instance. Please re-start this instance with \"--event_subscriber http_callback\".",
-        ),
-        ["v2", "tasks" | "deployments" | "queue" | "info" | "leader" | "events", ..] => message(405, "Method Not Allowed"),
-        _ => message(404, &format!("URI not found: {}", request.path)),
-    }
+        )),
+    };
+    result.unwrap_or_else(|e| error_response(&e))
 }
 
 /// Forwards a request to the leader (path, query, headers and body kept).
