@@ -122,6 +122,30 @@ def main():
         report("marathon-create-error", status=error.get_attribute("data-status"), text=error.text)
         shot("marathon-create-error")
 
+        # Fixed, the form creates the app (env and a constraint from the form's rows) and opens its page.
+        field.clear()
+        field.send_keys("web-ui-form")
+        driver.find_element(By.ID, "f-env").send_keys("GREETING=hi")
+        driver.find_element(By.XPATH, "//fieldset[legend[text()='Constraints']]//button[text()='Add']").click()
+        driver.find_element(By.CSS_SELECTOR, '#constraints-rows [data-key="field"]').send_keys("hostname")
+        driver.find_element(By.ID, "submit-app").click()
+        wait.until(lambda d: d.current_url.endswith("#/apps/web-ui-form") and rows("#scale-input"))
+        report("marathon-created", app="/web-ui-form")
+
+        # Edit it: the form loads the definition, survives a round trip through JSON mode, and PUTs the change.
+        driver.find_element(By.ID, "edit-button").click()
+        wait.until(lambda d: d.find_element(By.ID, "f-cmd").get_attribute("value") == "sleep 100")
+        driver.find_element(By.ID, "json-mode").click()
+        assert '"GREETING": "hi"' in driver.find_element(By.ID, "f-json").get_attribute("value")
+        driver.find_element(By.ID, "json-mode").click()
+        mem = wait.until(EC.element_to_be_clickable((By.ID, "f-mem")))
+        mem.clear()
+        mem.send_keys("24")
+        shot("marathon-edit")
+        driver.find_element(By.ID, "submit-app").click()
+        wait.until(lambda d: d.current_url.endswith("#/apps/web-ui-form") and rows("#scale-input"))
+        report("marathon-edited", app="/web-ui-form", mem=24)
+
         driver.get(marathon + "/#/deployments")
         wait.until(lambda d: rows("#deployments tr"))
         shot("marathon-deployments")

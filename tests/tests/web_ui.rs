@@ -3,8 +3,9 @@
 //! real agents running command tasks, and Marathon. The master UI is opened on the standby and must follow the
 //! leader to find both agents, the marathon framework and the app's task sandbox with its live stdout; the
 //! Marathon UI must show the running app and its task and scale it from the app page's form, which is then
-//! checked through the REST API. Screenshots land in `tests/artifacts/ui/`. Fails (does not skip) when
-//! chromium, chromedriver or selenium is missing: `.ci/run` and `scripts/test.sh` install them.
+//! checked through the REST API; its create/edit form creates and changes a second app. Screenshots land in
+//! `tests/artifacts/ui/`. Fails (does not skip) when chromium, chromedriver or selenium is missing: `.ci/run`
+//! and `scripts/test.sh` install them.
 
 use integration_tests::{binary, free_port, get_json, start_agent, wait_for, Process, ScratchDir, ZooKeeper};
 use serde_json::Value;
@@ -170,14 +171,24 @@ async fn both_web_uis_drive_a_live_cluster() {
     let shown = step("marathon-app-two-tasks")["tasks"].clone();
     assert!(shown.as_array().is_some_and(|t| t.contains(&second[0].into())), "the page listed the new task: {shown}");
     let master_state = get_json(&format!("http://{leader}/master/state")).await.expect("state");
-    let on_master = master_state["frameworks"][0]["tasks"]
-        .as_array()
-        .map(|t| t.iter().filter(|t| t["state"] == "TASK_RUNNING").count());
-    assert_eq!(on_master, Some(2), "the master runs both tasks");
+    let on_master = master_state["frameworks"][0]["tasks"].as_array().map(|t| {
+        t.iter()
+            .filter(|t| {
+                t["state"] == "TASK_RUNNING" && t["id"].as_str().is_some_and(|id| id.starts_with("web-ui-demo."))
+            })
+            .count()
+    });
+    assert_eq!(on_master, Some(2), "the master runs both of the app's tasks");
 
     // Validation errors show inline; the console ran an operation.
     let error = step("marathon-create-error");
     assert_eq!(error["status"], "422", "{error}");
+    step("marathon-edited");
+    let form_app = get_json(&format!("{marathon}/v2/apps/web-ui-form")).await.expect("the form's app");
+    assert_eq!(form_app["app"]["env"], serde_json::json!({"GREETING": "hi"}), "{form_app}");
+    assert_eq!(form_app["app"]["constraints"], serde_json::json!([["hostname", "UNIQUE"]]));
+    assert_eq!(form_app["app"]["cmd"], "sleep 100");
+    assert_eq!(form_app["app"]["mem"], 24.0, "the edit form's change was deployed");
     assert!(step("api-console")["operations"].as_u64().is_some_and(|n| n > 20));
     for shot in ["master-overview", "master-agents", "master-sandbox", "marathon-app-scaled", "api-console"] {
         assert!(Path::new(&format!("{artifacts}/{shot}.png")).exists(), "{shot}.png saved");
