@@ -229,7 +229,16 @@ fn zk_ruok(port: u16) -> bool {
 
 /// GET a URL and parse JSON, or `None` on any failure.
 pub async fn get_json(url: &str) -> Option<serde_json::Value> {
-    let response = reqwest::Client::new().get(url).timeout(Duration::from_secs(5)).send().await.ok()?;
+    get_json_as(url, None).await
+}
+
+/// Like [`get_json`], presenting HTTP Basic credentials `(user, password)` when given.
+pub async fn get_json_as(url: &str, credential: Option<(&str, &str)>) -> Option<serde_json::Value> {
+    let mut request = reqwest::Client::new().get(url).timeout(Duration::from_secs(5));
+    if let Some((user, password)) = credential {
+        request = request.basic_auth(user, Some(password));
+    }
+    let response = request.send().await.ok()?;
     if !response.status().is_success() {
         return None;
     }
@@ -741,8 +750,25 @@ pub mod scheduler {
         /// Subscribes through `master` (`host:port`), following a standby's 307; fails on any other answer or
         /// an ERROR event.
         pub async fn subscribe(master: &str, framework_info: Value) -> Result<TestScheduler, String> {
+            Self::subscribe_as(master, framework_info, None).await
+        }
+
+        /// Like [`TestScheduler::subscribe`], presenting HTTP Basic credentials `(principal, secret)` on the
+        /// SUBSCRIBE and every later call when given.
+        pub async fn subscribe_as(
+            master: &str,
+            framework_info: Value,
+            credential: Option<(&str, &str)>,
+        ) -> Result<TestScheduler, String> {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Some((principal, secret)) = credential {
+                let header =
+                    common::auth::Credential { principal: principal.into(), secret: secret.into() }.basic_header();
+                headers.insert(reqwest::header::AUTHORIZATION, header.parse().map_err(|_| "bad credential")?);
+            }
             let client = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
                 .build()
                 .map_err(|e| e.to_string())?;
             let mut call = json!({"type": "SUBSCRIBE", "subscribe": {"framework_info": framework_info}});
@@ -959,6 +985,17 @@ pub mod scheduler {
 /// Starts a master on 127.0.0.1 with the in-memory registry (following `zk` when given, plus `extra`
 /// environment) and waits until it leads; returns the process and its `127.0.0.1:<port>`.
 pub async fn start_leading_master(zk: Option<&str>, extra: &[(&str, &str)], logs: &ScratchDir) -> (Process, String) {
+    start_leading_master_as(zk, extra, logs, None).await
+}
+
+/// Like [`start_leading_master`], reading `/metrics/snapshot` with HTTP Basic credentials `(principal, secret)`
+/// when given (for a master run with `--authenticate_http_readonly`).
+pub async fn start_leading_master_as(
+    zk: Option<&str>,
+    extra: &[(&str, &str)],
+    logs: &ScratchDir,
+    credential: Option<(&str, &str)>,
+) -> (Process, String) {
     let port = free_port().to_string();
     let mut env = vec![("MESOS_IP", "127.0.0.1"), ("MESOS_HOSTNAME", "127.0.0.1"), ("MESOS_PORT", port.as_str())];
     env.push(("MESOS_REGISTRY", "in_memory"));
@@ -971,7 +1008,7 @@ pub async fn start_leading_master(zk: Option<&str>, extra: &[(&str, &str)], logs
     let url = format!("http://{master}/metrics/snapshot");
     wait_for(Duration::from_secs(20), "the master to be elected", || {
         let url = url.clone();
-        async move { get_json(&url).await.filter(|m| m["master/elected"] == 1.0).map(|_| ()) }
+        async move { get_json_as(&url, credential).await.filter(|m| m["master/elected"] == 1.0).map(|_| ()) }
     })
     .await;
     (process, master)
@@ -980,9 +1017,21 @@ pub async fn start_leading_master(zk: Option<&str>, extra: &[(&str, &str)], logs
 /// Starts a real agent named `name` on 127.0.0.1 following `master` (`host:port` or `zk://`), offering
 /// `resources`, with its work dir in `work`; returns the process and its HTTP port.
 pub fn start_agent(name: &str, master: &str, resources: &str, work: &ScratchDir, logs: &ScratchDir) -> (Process, u16) {
+    start_agent_with(name, master, resources, work, logs, &[])
+}
+
+/// Like [`start_agent`], with `extra` environment (e.g. `MESOS_CREDENTIAL`).
+pub fn start_agent_with(
+    name: &str,
+    master: &str,
+    resources: &str,
+    work: &ScratchDir,
+    logs: &ScratchDir,
+    extra: &[(&str, &str)],
+) -> (Process, u16) {
     let agent_port = free_port();
     let (port, work_dir) = (agent_port.to_string(), work.path().display().to_string());
-    let env = [
+    let mut env = vec![
         ("MESOS_MASTER", master),
         ("MESOS_IP", "127.0.0.1"),
         ("MESOS_HOSTNAME", "127.0.0.1"),
@@ -990,5 +1039,6 @@ pub fn start_agent(name: &str, master: &str, resources: &str, work: &ScratchDir,
         ("MESOS_WORK_DIR", work_dir.as_str()),
         ("MESOS_RESOURCES", resources),
     ];
+    env.extend_from_slice(extra);
     (Process::start(name, &binary("mesos-agent"), &[], &env, logs.path()), agent_port)
 }

@@ -262,7 +262,8 @@ impl Schema {
             .iter()
             .map(|(name, (value, _))| {
                 let secret = self.flag(name).is_some_and(|f| f.secret);
-                (name.to_string(), if secret { "********".to_string() } else { value.clone() })
+                let shown = if secret { crate::auth::REDACTED.to_string() } else { crate::auth::redact_urls(value) };
+                (name.to_string(), shown)
             })
             .collect();
         let config = envy::from_iter::<_, T>(values.into_iter().map(|(k, (v, _))| (k.to_string(), v)))
@@ -291,7 +292,7 @@ impl Schema {
             _ => ConfigError(format!("{}: Failed to load unknown flag '{}'; see --help", self.program, name)),
         })?;
         let checked = flag.kind.check(value.trim()).ok_or_else(|| {
-            let shown = if flag.secret { "********" } else { value.as_str() };
+            let shown = if flag.secret { crate::auth::REDACTED.to_string() } else { crate::auth::redact_urls(&value) };
             ConfigError(format!(
                 "{}: invalid value '{}' for {}: expected {}",
                 self.program,
@@ -691,6 +692,10 @@ mod tests {
     fn secrets_are_redacted() {
         let err = run(&inputs(&[], &[("MESOS_CREDENTIALS", "s3cret")])).map(|l| l.flags).unwrap();
         assert_eq!(err.get("credentials").map(String::as_str), Some("********"));
+        let flags = run(&inputs(&["--zk=zk://alice:pw@z1:2181/mesos"], &[])).map(|l| l.flags).unwrap();
+        assert_eq!(flags.get("zk").map(String::as_str), Some("zk://alice:********@z1:2181/mesos"));
+        let err = run(&inputs(&["--zk=zk://alice:pw@z1:2181"], &[])).unwrap_err();
+        assert!(err.0.contains("'zk://alice:********@z1:2181' for --zk") && !err.0.contains("pw"), "{err}");
     }
 
     #[test]

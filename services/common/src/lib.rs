@@ -1,5 +1,6 @@
 //! Shared pieces of every mesos-rs role.
 //!
+//! - [`auth`]: credential files, HTTP Basic authentication and redaction of secrets.
 //! - [`config`]: flags from the command line, `MESOS_*`/`MARATHON_*` environment and packaged config files.
 //! - [`zk`]: ZooKeeper URLs, sessions, master election and leader detection.
 //! - [`mesos`]: Mesos v1 wire types (JSON) shared by master, agent and frameworks.
@@ -12,6 +13,7 @@
 //! - [`logging`]: tracing setup.
 
 pub mod agent_link;
+pub mod auth;
 pub mod config;
 pub mod http;
 pub mod logging;

@@ -21,6 +21,21 @@ pub struct ZkUrl {
     pub path: String,
     /// Digest credentials `(user, password)`, if given.
     pub credentials: Option<(String, String)>,
+    /// Who may read the znodes created through this URL when it carries credentials.
+    pub access: ZnodeAccess,
+}
+
+/// The ACL policy for znodes created with digest credentials (without credentials every znode is open, as
+/// upstream leaves it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZnodeAccess {
+    /// Everything for the creator, read for everyone: Mesos's `EVERYONE_READ_CREATOR_ALL`, so unauthenticated
+    /// clients (agents, frameworks, tools) can still find the leading master's `json.info_` znode, while
+    /// nobody else can change or delete it.
+    WorldReadable,
+    /// Everything for the creator and nothing for anyone else (ZooKeeper's `CREATOR_ALL_ACL`), as Marathon
+    /// does for its state and leader latch when `--zk` carries credentials.
+    CreatorOnly,
 }
 
 impl fmt::Debug for ZkUrl {
@@ -43,19 +58,21 @@ impl fmt::Display for ZkUrl {
 impl ZkUrl {
     /// Parses a ZooKeeper URL; the error says what is wrong.
     pub fn parse(text: &str) -> Result<ZkUrl, String> {
-        let rest = text.trim().strip_prefix("zk://").ok_or_else(|| format!("'{text}' does not start with zk://"))?;
+        // Messages show the URL with its password redacted.
+        let shown = crate::auth::redact_urls(text);
+        let rest = text.trim().strip_prefix("zk://").ok_or_else(|| format!("'{shown}' does not start with zk://"))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
-            None => return Err(format!("'{text}' has no path (e.g. zk://host:2181/mesos)")),
+            None => return Err(format!("'{shown}' has no path (e.g. zk://host:2181/mesos)")),
         };
         let path = path.trim_end_matches('/');
         if path.is_empty() || path.contains("//") {
-            return Err(format!("'{text}' has an empty path element"));
+            return Err(format!("'{shown}' has an empty path element"));
         }
         let (credentials, hosts) = match authority.rsplit_once('@') {
             Some((auth, hosts)) => {
                 let (user, pass) =
-                    auth.split_once(':').ok_or_else(|| format!("credentials in '{text}' must be user:password"))?;
+                    auth.split_once(':').ok_or_else(|| format!("credentials in '{shown}' must be user:password"))?;
                 (Some((user.to_string(), pass.to_string())), hosts)
             }
             None => (None, authority),
@@ -63,13 +80,13 @@ impl ZkUrl {
         let mut servers = Vec::new();
         for host in hosts.split(',') {
             let (name, port) =
-                host.rsplit_once(':').ok_or_else(|| format!("server '{host}' in '{text}' needs a port"))?;
+                host.rsplit_once(':').ok_or_else(|| format!("server '{host}' in '{shown}' needs a port"))?;
             if name.is_empty() || port.parse::<u16>().is_err() {
-                return Err(format!("server '{host}' in '{text}' is not host:port"));
+                return Err(format!("server '{host}' in '{shown}' is not host:port"));
             }
             servers.push(host.to_string());
         }
-        Ok(ZkUrl { servers, path: path.to_string(), credentials })
+        Ok(ZkUrl { servers, path: path.to_string(), credentials, access: ZnodeAccess::WorldReadable })
     }
 
     /// The connect string the client library takes: `host:port,host:port`.
@@ -82,13 +99,18 @@ impl ZkUrl {
         ZkUrl { path: path.to_string(), ..self.clone() }
     }
 
-    /// ACLs for nodes we create: everything for the creator and read for everyone when credentials are used
-    /// (as Mesos does), otherwise open.
+    /// The same URL, creating znodes that only its credentials can read (see [`ZnodeAccess::CreatorOnly`]).
+    pub fn creator_only(self) -> ZkUrl {
+        ZkUrl { access: ZnodeAccess::CreatorOnly, ..self }
+    }
+
+    /// ACLs for znodes we create: open without credentials; with them, everything for the creator (the
+    /// session's digest identity) and, for [`ZnodeAccess::WorldReadable`], read for everyone.
     pub fn acls(&self) -> zk::Acls<'static> {
-        if self.credentials.is_some() {
-            zk::Acls::new(CREATOR_ALL_WORLD_READ)
-        } else {
-            zk::Acls::anyone_all()
+        match (&self.credentials, self.access) {
+            (None, _) => zk::Acls::anyone_all(),
+            (Some(_), ZnodeAccess::WorldReadable) => zk::Acls::new(CREATOR_ALL_WORLD_READ),
+            (Some(_), ZnodeAccess::CreatorOnly) => zk::Acls::creator_all(),
         }
     }
 }
@@ -424,6 +446,21 @@ mod tests {
         for bad in ["http://z:2181/m", "zk://z:2181", "zk://z/mesos", "zk://z:x/mesos", "zk://z:2181//"] {
             assert!(ZkUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn acls_follow_credentials_and_access() {
+        let open = ZkUrl::parse("zk://z1:2181/mesos").unwrap();
+        assert_eq!(*open.acls(), *zk::Acls::anyone_all());
+        assert_eq!(*open.clone().creator_only().acls(), *zk::Acls::anyone_all());
+        let mesos = ZkUrl::parse("zk://u:p@z1:2181/mesos").unwrap();
+        assert_eq!(*mesos.acls(), *CREATOR_ALL_WORLD_READ);
+        assert_eq!(*mesos.with_path("/mesos/registry").acls(), *CREATOR_ALL_WORLD_READ);
+        let marathon = ZkUrl::parse("zk://u:p@z1:2181/marathon").unwrap().creator_only();
+        assert_eq!(*marathon.acls(), *zk::Acls::creator_all());
+        assert_eq!(marathon.with_path("/marathon/state").access, ZnodeAccess::CreatorOnly);
+        let err = ZkUrl::parse("zk://u:secret@z1/mesos").unwrap_err();
+        assert!(!err.contains("secret"), "{err}");
     }
 
     #[test]

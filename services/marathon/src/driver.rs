@@ -37,13 +37,32 @@ struct Session {
 }
 
 /// The scheduler driver.
-#[derive(Default)]
 pub struct Driver {
     client: reqwest::Client,
     session: Mutex<Option<Session>>,
+    principal: Option<String>,
 }
 
 impl Driver {
+    /// A driver that, given a credential (`--mesos_authentication`), presents it as HTTP Basic on every call
+    /// (SUBSCRIBE included, also after a standby master's redirect) and subscribes with its principal.
+    pub fn new(credential: Option<common::auth::Credential>) -> Driver {
+        let mut builder = reqwest::Client::builder();
+        if let Some(credential) = &credential {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Ok(mut value) = reqwest::header::HeaderValue::from_str(&credential.basic_header()) {
+                value.set_sensitive(true);
+                headers.insert(reqwest::header::AUTHORIZATION, value);
+            }
+            builder = builder.default_headers(headers);
+        }
+        Driver {
+            client: builder.build().unwrap_or_default(),
+            session: Mutex::new(None),
+            principal: credential.map(|c| c.principal),
+        }
+    }
+
     /// Whether a subscription is live.
     pub fn is_subscribed(&self) -> bool {
         self.session.lock().expect("driver lock").is_some()
@@ -118,9 +137,12 @@ impl Driver {
     async fn subscription(
         &self,
         address: &str,
-        info: FrameworkInfo,
+        mut info: FrameworkInfo,
         events: &mpsc::UnboundedSender<DriverEvent>,
     ) -> Result<(), String> {
+        if info.principal.is_none() {
+            info.principal = self.principal.clone();
+        }
         let mut call = Call::new(CallType::Subscribe, info.id.clone());
         call.subscribe = Some(Subscribe { framework_info: info, suppressed_roles: Vec::new() });
         let mut subscription =

@@ -79,7 +79,42 @@ pub const FLAGS: &[Flag] = &[
         "Log level.",
     ),
     Flag::new("env_vars_prefix", Kind::Text, None, "Prefix for the PORT*/HOST variables given to tasks."),
+    Flag::new(
+        "http_credentials",
+        Kind::Parsed { check: valid_user_password, expected: "user:password" },
+        None,
+        "Require HTTP Basic credentials user:password on every endpoint.",
+    )
+    .secret(),
+    Flag::new(
+        "http_realm",
+        Kind::Text,
+        Some("Mesosphere"),
+        "The realm named in WWW-Authenticate when --http_credentials refuses a request.",
+    ),
+    Flag::new(
+        "mesos_authentication",
+        Kind::Bool,
+        Some("false"),
+        "Authenticate with the Mesos master (HTTP Basic) as --mesos_authentication_principal.",
+    ),
+    Flag::new(
+        "mesos_authentication_principal",
+        Kind::Text,
+        None,
+        "The principal Marathon authenticates as and registers its framework with.",
+    ),
+    Flag::new(
+        "mesos_authentication_secret_file",
+        Kind::Text,
+        None,
+        "File holding the secret for --mesos_authentication (a trailing newline is ignored).",
+    ),
 ];
+
+fn valid_user_password(text: &str) -> bool {
+    common::auth::Credential::parse_user_password(text).is_ok()
+}
 
 /// The `marathon` configuration schema.
 pub const SCHEMA: Schema = Schema {
@@ -124,11 +159,47 @@ pub struct Config {
     pub leader_proxy_read_timeout: u64,
     pub logging_level: String,
     pub env_vars_prefix: Option<String>,
+    /// `--http_credentials` (`user:password`, checked by the flag loader).
+    pub http_credentials: Option<String>,
+    /// `--http_realm`.
+    pub http_realm: String,
+    /// `--mesos_authentication`.
+    pub mesos_authentication: bool,
+    /// `--mesos_authentication_principal`.
+    pub mesos_authentication_principal: Option<String>,
+    /// `--mesos_authentication_secret_file`.
+    pub mesos_authentication_secret_file: Option<String>,
 }
 
 impl Config {
+    /// The credential every HTTP request must present (`--http_credentials`), if any.
+    pub fn http_credential(&self) -> Option<common::auth::Credential> {
+        self.http_credentials.as_deref().and_then(|text| common::auth::Credential::parse_user_password(text).ok())
+    }
+
+    /// With `--mesos_authentication`: the principal and the secret read from `--mesos_authentication_secret_file`
+    /// (empty without one). The error names the file, never its contents.
+    pub fn mesos_credential(&self) -> Result<Option<common::auth::Credential>, String> {
+        if !self.mesos_authentication {
+            return Ok(None);
+        }
+        let principal = self.mesos_authentication_principal.clone().ok_or(
+            "marathon: --mesos_authentication needs --mesos_authentication_principal (or MARATHON_MESOS_AUTHENTICATION_PRINCIPAL)",
+        )?;
+        let secret = match &self.mesos_authentication_secret_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("marathon: cannot read --mesos_authentication_secret_file '{path}': {e}"))?;
+                text.trim_end_matches(['\n', '\r']).to_string()
+            }
+            None => String::new(),
+        };
+        Ok(Some(common::auth::Credential { principal, secret }))
+    }
+
     /// Cross-flag rules checked at start-up.
     pub fn validate(&self) -> Result<(), String> {
+        self.mesos_credential()?;
         if self.master.is_none() {
             return Err(
                 "marathon: Required option 'master' not found (give --master zk://host:2181/mesos or MARATHON_MASTER)"

@@ -34,7 +34,8 @@ async fn main() {
         std::process::exit(1);
     }
     common::logging::init(&config.logging_level);
-    let zk_url = ZkUrl::parse(&config.zk).expect("checked by the flag loader");
+    // With credentials, Marathon's znodes are readable only with them (upstream's CREATOR_ALL_ACL).
+    let zk_url = ZkUrl::parse(&config.zk).expect("checked by the flag loader").creator_only();
     let hostname = config.hostname.clone().unwrap_or_else(common::net::hostname);
     let address = format!("{hostname}:{}", config.http_port);
     let session_timeout = Duration::from_millis(config.zk_session_timeout);
@@ -45,7 +46,7 @@ async fn main() {
     let config = Arc::new(config);
     let scheduler = Arc::new(scheduler::Scheduler {
         core: Mutex::new(core::Core::new((config.local_port_min as u32, config.local_port_max as u32))),
-        driver: driver::Driver::default(),
+        driver: driver::Driver::new(config.mesos_credential().expect("checked by validate")),
         store,
         persister,
         events,
@@ -79,6 +80,8 @@ async fn main() {
             .build()
             .expect("HTTP client"),
         metrics: Arc::new(metrics::Metrics::new()),
+        http_credential: config.http_credential(),
+        http_realm: config.http_realm.clone(),
     });
     tokio::spawn(lead_when_elected(node.clone(), election));
 

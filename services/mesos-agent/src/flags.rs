@@ -41,6 +41,7 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("sandbox_directory", Kind::Text, Some("/mnt/mesos/sandbox"), "Where the sandbox is mounted inside containers. Accepted for compatibility; mesos-rs does not use it yet."),
     Flag::new("default_role", Kind::Text, Some("*"), "Role of resources given without one. Accepted for compatibility; mesos-rs does not use it yet."),
     Flag::new("gc_delay", Kind::Duration, Some("1weeks"), "How long a finished task's sandbox and checkpoints are kept after its terminal update was acknowledged (and an earlier agent id's directories after their last change)."),
+    Flag::new("credential", Kind::Text, None, "Path (optionally file://) of this agent's credential for a master run with --authenticate_agents: one 'principal secret' line or JSON {\"principal\": ..., \"secret\": ...}."),
     Flag::new("log_dir", Kind::Text, None, "Directory for log files (default: stderr only)."),
     Flag::new("logging_level", Kind::Choice(&["INFO", "WARNING", "ERROR"]), Some("INFO"), "Log level."),
 ];
@@ -103,11 +104,23 @@ pub struct Config {
     pub log_dir: Option<String>,
     /// `--logging_level`.
     pub logging_level: String,
+    /// `--credential`: path of the credential file.
+    pub credential: Option<String>,
 }
 
 impl Config {
+    /// The credential read from `--credential`, if given; the error names the file, never its contents.
+    pub fn read_credential(&self) -> Result<Option<common::auth::Credential>, String> {
+        let Some(path) = &self.credential else { return Ok(None) };
+        let text = common::auth::read_credentials_file(path).map_err(|e| format!("mesos-agent: {e}"))?;
+        common::auth::parse_credential(&text)
+            .map(Some)
+            .map_err(|e| format!("mesos-agent: invalid --credential file: {e}"))
+    }
+
     /// Cross-flag rules checked at start-up.
     pub fn validate(&self) -> Result<(), String> {
+        self.read_credential()?;
         if self.master.is_none() {
             return Err("mesos-agent: Flag 'master' is required, but it was not provided (set MESOS_MASTER=host:port or zk://host:port/mesos)".into());
         }

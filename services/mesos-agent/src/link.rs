@@ -1,6 +1,12 @@
 //! The agent's side of the master link: find the leading master (fixed address or ZooKeeper), register (or
 //! re-register with the saved id and running tasks) with randomised exponential backoff, then consume the
 //! RecordIO event stream until it breaks or goes silent, and start over.
+//!
+//! The link is the only way commands reach the agent: the agent dials the master it detected as leader (fixed
+//! address, or the lowest `json.info_` znode) and the master answers on that stream; the master never dials
+//! the agent, and the agent's own HTTP endpoints only read. So an agent obeys only the master it registered
+//! with. With `--credential`, every call carries HTTP Basic credentials, which a master run with
+//! `--authenticate_agents` requires.
 
 use common::agent_link::{AgentCall, AgentEvent, PATH};
 use common::config::MasterAddress;
@@ -33,11 +39,20 @@ pub struct Link {
     client: reqwest::Client,
 }
 
-impl Default for Link {
-    fn default() -> Link {
+impl Link {
+    /// A link presenting `credential` (HTTP Basic) on every call to the master, if given.
+    pub fn new(credential: Option<common::auth::Credential>) -> Link {
         // Only connecting is bounded: the registration response is the long-lived event stream.
-        let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build().unwrap_or_default();
-        Link { current: Mutex::new(None), client }
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(10));
+        if let Some(credential) = credential {
+            let mut headers = reqwest::header::HeaderMap::new();
+            if let Ok(mut value) = reqwest::header::HeaderValue::from_str(&credential.basic_header()) {
+                value.set_sensitive(true);
+                headers.insert(reqwest::header::AUTHORIZATION, value);
+            }
+            builder = builder.default_headers(headers);
+        }
+        Link { current: Mutex::new(None), client: builder.build().unwrap_or_default() }
     }
 }
 

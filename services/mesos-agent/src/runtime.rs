@@ -166,6 +166,7 @@ impl Agent {
                 }
             }
         }
+        let link = Link::new(config.read_credential().map_err(std::io::Error::other)?);
         let agent = Agent {
             config,
             info,
@@ -173,7 +174,7 @@ impl Agent {
             state: Mutex::new(state),
             containers,
             updates: Mutex::new(updates),
-            link: Link::default(),
+            link,
             gc,
             wake_updates: Notify::new(),
         };
@@ -842,6 +843,7 @@ mod tests {
             cgroups_root: None,
             log_dir: None,
             logging_level: "INFO".into(),
+            credential: None,
         }
     }
 

@@ -30,6 +30,12 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("allocation_interval", Kind::Duration, Some("1secs"), "Time between allocation cycles (freed resources are offered at once)."),
     Flag::new("min_allocatable_resources", Kind::Parsed { check: valid_min_allocatable, expected: "alternatives separated by '|' of ';'-separated name:amount minimums, e.g. cpus:0.01|mem:32" }, Some("cpus:0.01|mem:32"), "Smallest offer worth making: one of the '|'-separated sets of minimums must be met."),
     Flag::new("weights", Kind::Parsed { check: valid_weights, expected: "role=weight pairs separated by commas, e.g. web=2,batch=0.5" }, None, "Role weights for fair sharing, `role=weight,role=weight` (default weight 1)."),
+    Flag::new("credentials", Kind::Text, None, "Path (optionally file://) of the credentials file: JSON {\"credentials\": [{\"principal\": ..., \"secret\": ...}]} or one 'principal secret' per line; checked by every --authenticate_* flag."),
+    Flag::new("authenticate_frameworks", Kind::Bool, Some("false"), "Only frameworks presenting HTTP Basic credentials from --credentials may use /api/v1/scheduler."),
+    Flag::new("authenticate_http_frameworks", Kind::Bool, Some("false"), "Same as --authenticate_frameworks (upstream's name for HTTP schedulers)."),
+    Flag::new("authenticate_agents", Kind::Bool, Some("false"), "Only agents presenting credentials from --credentials (their --credential) may register."),
+    Flag::new("authenticate_http_readonly", Kind::Bool, Some("false"), "Read-only endpoints (/state, /slaves, /frameworks, /tasks, /flags, /metrics/snapshot, ...) need HTTP Basic credentials from --credentials."),
+    Flag::new("authenticate_http_readwrite", Kind::Bool, Some("false"), "Endpoints that can change state (/api/v1, /teardown, ...) need HTTP Basic credentials from --credentials."),
     Flag::new("max_completed_frameworks", COUNT, Some("50"), "Completed frameworks kept for /state."),
     Flag::new("max_completed_tasks_per_framework", COUNT, Some("1000"), "Completed tasks kept per framework."),
 ];
@@ -93,6 +99,18 @@ pub struct Config {
     pub min_allocatable_resources: String,
     /// `--weights`.
     pub weights: Option<String>,
+    /// `--credentials`: path of the credentials file.
+    pub credentials: Option<String>,
+    /// `--authenticate_frameworks`.
+    pub authenticate_frameworks: bool,
+    /// `--authenticate_http_frameworks`.
+    pub authenticate_http_frameworks: bool,
+    /// `--authenticate_agents`.
+    pub authenticate_agents: bool,
+    /// `--authenticate_http_readonly`.
+    pub authenticate_http_readonly: bool,
+    /// `--authenticate_http_readwrite`.
+    pub authenticate_http_readwrite: bool,
     /// `--max_completed_frameworks`.
     pub max_completed_frameworks: usize,
     /// `--max_completed_tasks_per_framework`.
@@ -119,6 +137,14 @@ impl Config {
             if self.zk.is_some() && self.quorum.is_none() {
                 return Err("mesos-master: Flag 'quorum' is required when using replicated_log based registry with --zk (set MESOS_QUORUM)".into());
             }
+        }
+        let authenticating = self.authenticate_frameworks
+            || self.authenticate_http_frameworks
+            || self.authenticate_agents
+            || self.authenticate_http_readonly
+            || self.authenticate_http_readwrite;
+        if authenticating && self.credentials.is_none() {
+            return Err("mesos-master: Flag 'credentials' is required with --authenticate_* (set MESOS_CREDENTIALS to a credentials file)".into());
         }
         if let Some(ip) = &self.ip {
             if ip.parse::<std::net::Ipv4Addr>().is_err() {

@@ -83,6 +83,10 @@ async fn main() {
         ("replicated_log", None, Some(dir)) => Registrar::file(dir),
         _ => Registrar::in_memory(),
     };
+    let authentication = api::Authentication::from_config(&config).unwrap_or_else(|e| {
+        eprintln!("mesos-master: {e}");
+        std::process::exit(1);
+    });
     let mut allocator = AllocatorState::new(config.min_allocatable());
     for (role, weight) in config.role_weights() {
         allocator.set_weight(&role, weight);
@@ -98,6 +102,7 @@ async fn main() {
         allocate_now: Arc::new(Notify::new()),
         metrics: Arc::new(metrics::Metrics::new()),
         registrar: Arc::new(registrar),
+        authentication: Arc::new(authentication),
     };
     tokio::spawn(recover_when_elected(ctx.clone()));
     spawn_timers(&ctx);

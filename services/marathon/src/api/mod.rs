@@ -40,6 +40,10 @@ pub struct Node {
     pub client: reqwest::Client,
     /// Request metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// `--http_credentials`: every request must present them (HTTP Basic).
+    pub http_credential: Option<common::auth::Credential>,
+    /// `--http_realm`, named in `WWW-Authenticate`.
+    pub http_realm: String,
 }
 
 impl Node {
@@ -92,7 +96,10 @@ pub fn routes(node: Arc<Node>) -> impl Filter<Extract = (Response,), Error = Inf
             let lookup = routes::lookup(request.method.as_str(), &request.path);
             let route = route_label(&lookup);
             let timer = node.metrics.http_latency.with_label_values(&[route]).start_timer();
-            let mut response = dispatch(&node, request, lookup).await;
+            let mut response = match refusal(&node, &request) {
+                Some(refused) => refused,
+                None => dispatch(&node, request, lookup).await,
+            };
             timer.observe_duration();
             node.metrics.http_requests.with_label_values(&[route, response.status().as_str()]).inc();
             let headers = response.headers_mut();
@@ -107,6 +114,21 @@ pub fn routes(node: Arc<Node>) -> impl Filter<Extract = (Response,), Error = Inf
             Ok::<_, Infallible>(response)
         }
     })
+}
+
+/// With `--http_credentials`: a `401` for a request without them (every endpoint, as upstream's HTTP Basic
+/// filter covers everything). A standby checks them too, then proxies the request with its `Authorization`
+/// header to the leader.
+fn refusal(node: &Node, request: &Request) -> Option<Response> {
+    let credential = node.http_credential.as_ref()?;
+    match common::auth::authenticate(std::slice::from_ref(credential), request.header("authorization")) {
+        Some(_) => None,
+        None => Some(common::auth::unauthorized(
+            &node.http_realm,
+            "application/json",
+            r#"{"message":"Invalid username or password."}"#,
+        )),
+    }
 }
 
 /// The metrics label of a request: its route's pattern (bounded), or `other`.

@@ -12,8 +12,8 @@ use warp::http::{header, Method, StatusCode};
 use warp::hyper::Body;
 use warp::reply::Response;
 
-/// Handles one scheduler call.
-pub async fn handle(ctx: &Context, request: Request) -> Response {
+/// Handles one scheduler call; `principal` is the one its HTTP Basic credentials authenticated, if any.
+pub async fn handle(ctx: &Context, request: Request, principal: Option<&str>) -> Response {
     if request.method != Method::POST {
         let mut response = text_reply(StatusCode::METHOD_NOT_ALLOWED, "Expecting a 'POST' request");
         response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
@@ -38,7 +38,7 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
             return text_reply(StatusCode::BAD_REQUEST, format!("Failed to convert JSON into Call protobuf: {e}"))
         }
     };
-    if let Err(message) = validate(&call) {
+    if let Err(message) = validate(&call, principal) {
         return text_reply(StatusCode::BAD_REQUEST, format!("Failed to validate scheduler::Call: {message}"));
     }
     if call.kind == CallType::Subscribe {
@@ -49,6 +49,13 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
         let mut master = ctx.master.lock().expect("master lock");
         master
             .check_caller(&framework_id, request.header("mesos-stream-id"))
+            .and_then(|()| {
+                let registered = master.frameworks.get(&framework_id).and_then(|f| f.info.principal.as_deref());
+                match principal_mismatch(principal, registered) {
+                    Some(message) => Err(CallError::Forbidden(message)),
+                    None => Ok(()),
+                }
+            })
             .and_then(|()| apply(&mut master, &framework_id, call))
     };
     match result {
@@ -61,10 +68,26 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
     }
 }
 
-/// Upstream's semantic validation: the payload for the type must be present, and non-SUBSCRIBE calls need a
-/// framework id.
-fn validate(call: &Call) -> Result<(), String> {
+/// Why an authenticated principal may not act for a framework whose FrameworkInfo names `framework`: only
+/// when both are known and differ (a FrameworkInfo without a principal is accepted, as upstream does).
+fn principal_mismatch(authenticated: Option<&str>, framework: Option<&str>) -> Option<String> {
+    match (authenticated, framework) {
+        (Some(authenticated), Some(framework)) if authenticated != framework => Some(format!(
+            "Authenticated principal '{authenticated}' does not match principal '{framework}' set in `FrameworkInfo`"
+        )),
+        _ => None,
+    }
+}
+
+/// Upstream's semantic validation: the payload for the type must be present, non-SUBSCRIBE calls need a
+/// framework id, and a SUBSCRIBE's FrameworkInfo principal must be the authenticated one.
+fn validate(call: &Call, principal: Option<&str>) -> Result<(), String> {
     let missing = |name: &str| Err(format!("Expecting '{name}' to be present"));
+    if let Some(subscribe) = &call.subscribe {
+        if let Some(message) = principal_mismatch(principal, subscribe.framework_info.principal.as_deref()) {
+            return Err(message);
+        }
+    }
     if call.kind != CallType::Subscribe && call.framework_id.is_none() {
         return missing("framework_id");
     }
@@ -210,5 +233,19 @@ impl Drop for DisconnectGuard {
         if let Ok(mut master) = self.master.lock() {
             master.framework_disconnected(&self.framework_id, &self.stream_id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn principals_must_match_when_both_are_known() {
+        assert_eq!(principal_mismatch(None, Some("marathon")), None);
+        assert_eq!(principal_mismatch(Some("marathon"), None), None);
+        assert_eq!(principal_mismatch(Some("marathon"), Some("marathon")), None);
+        let message = principal_mismatch(Some("ops"), Some("marathon")).unwrap();
+        assert!(message.contains("'ops' does not match principal 'marathon'"), "{message}");
     }
 }
