@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use warp::http::{header, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
@@ -85,11 +85,9 @@ pub fn routes(node: Arc<Node>) -> impl Filter<Extract = (Response,), Error = Inf
     common::http::requests(MAX_BODY).and_then(move |request: Request| {
         let node = node.clone();
         async move {
-            let route = route_label(&request.path);
-            let timer = node.metrics.http_latency.with_label_values(&[route]).start_timer();
+            let (route, method, started) = (route_label(&request.path), request.method.clone(), Instant::now());
             let mut response = dispatch(&node, request).await;
-            timer.observe_duration();
-            node.metrics.http_requests.with_label_values(&[route, response.status().as_str()]).inc();
+            node.metrics.http.observe(route, &method, response.status(), started.elapsed());
             let headers = response.headers_mut();
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
             headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
