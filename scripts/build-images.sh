@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every image the cluster needs, offline: the static binaries, mesos-rs/mesos and mesos-rs/marathon
-# (FROM scratch), and mesos-rs/zookeeper:3.8 (from Debian's zookeeper package). Idempotent.
+# (FROM scratch), mesos-rs/zookeeper:3.8 (from Debian's zookeeper package) and mesos-rs/prometheus (from
+# Debian's prometheus package, for compose.yaml's monitoring profile). Idempotent.
 # MESOS_RS_TAG (default latest) tags the role images; the compose files read the same variable.
 # MESOS_RS_PROFILE=image-dev builds the binaries without LTO (quicker, larger) while iterating.
 set -euo pipefail
@@ -37,5 +38,8 @@ docker build -q --target marathon -t "mesos-rs/marathon:$TAG" . >/dev/null
 
 log "building mesos-rs/zookeeper:3.8"
 bash docker/zookeeper/build.sh
+
+log "building mesos-rs/prometheus (compose.yaml's monitoring profile)"
+bash docker/prometheus/build.sh >/dev/null
 
 docker images --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' | grep '^mesos-rs/' >&2

@@ -10,6 +10,8 @@
 #    bridged container cannot reach the host's loopback).
 # 3. The packaged-config route: a master configured only by files mounted at /etc/mesos-master/{ip,quorum,
 #    work_dir,cluster} and /etc/mesos/zk.
+# The compose route runs with the `monitoring` profile: its Prometheus must report every role's target up, and
+# promtool must accept every role's /metrics.
 # Everything it starts is removed on exit, pass or fail.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
@@ -22,6 +24,9 @@ ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
 
 PER_HOST_LABEL=mesos-rs.test=walkthrough
+TAG=${MESOS_RS_TAG:-latest}
+# Every compose command (up, logs, stop, down) includes the Prometheus of the monitoring profile.
+export COMPOSE_PROFILES=monitoring
 cleanup() {
     compose -f compose.yaml logs --no-color > "${E2E_LOG:-/tmp/mesos-rs-e2e.log}" 2>&1 || true
     compose -f compose.yaml down -v --remove-orphans >/dev/null 2>&1 || true
@@ -106,6 +111,21 @@ basic0_agent_port() {
     done
     return 1
 }
+# Monitoring: Prometheus scrapes every role; promtool accepts what each serves.
+targets_up() {
+    [ "$(json http://127.0.0.1:9090/api/v1/targets 'sorted((t["labels"]["job"], t["health"]) for t in d["data"]["activeTargets"])')" = \
+      "[('marathon', 'up'), ('mesos-agent', 'up'), ('mesos-agent', 'up'), ('mesos-master', 'up'), ('prometheus', 'up')]" ]
+}
+wait_for 90 "monitoring: Prometheus reports every target up (/api/v1/targets)" targets_up
+promtool_accepts() {
+    local url out
+    for url in http://127.0.0.1:5050/metrics http://127.0.0.1:5051/metrics http://127.0.0.1:5052/metrics \
+        http://127.0.0.1:8080/metrics/prometheus; do
+        out=$(curl -fsS --max-time 5 "$url" | promtool check metrics 2>&1) && [ -z "$out" ] || { echo "$url: $out"; return 1; }
+    done
+}
+if out=$(promtool_accepts); then ok "monitoring: promtool accepts every role's /metrics"; else not_ok "monitoring: promtool accepts every role's /metrics: $out"; fi
+
 port=$(basic0_agent_port) || port=5051
 wait_for 30 "basic-0 prints 'Hello Marathon' in its sandbox stdout" sandbox_stdout "$port"
 
@@ -141,11 +161,11 @@ run --name mesos-rs-e2e-master --net="host" \
     -e "MESOS_REGISTRY=in_memory" \
     -e "MESOS_WORK_DIR=/var/lib/mesos" \
     -d \
-    mesos-rs/mesos
+    "mesos-rs/mesos:$TAG"
 run \
     -d \
     --net=host \
-    mesos-rs/marathon --master zk://${HOST_IP}:2181/mesos --zk zk://${HOST_IP}:2181/marathon
+    "mesos-rs/marathon:$TAG" --master zk://${HOST_IP}:2181/mesos --zk zk://${HOST_IP}:2181/marathon
 run -d \
     --net=host \
     --name mesos_slave_1 \
@@ -153,7 +173,7 @@ run -d \
     -e "MESOS_MASTER=zk://${HOST_IP}:2181/mesos" \
     -e "MESOS_LOG_DIR=/var/log/mesos" \
     -e "MESOS_LOGGING_LEVEL=INFO" \
-    mesos-rs/mesos:latest
+    "mesos-rs/mesos:$TAG"
 one_agent() { [ "$(json http://127.0.0.1:5050/master/slaves 'len(d["slaves"])')" = 1 ]; }
 wait_for 60 "per-host: the agent registers" one_agent
 wait_for 60 "per-host: marathon registers" marathon_registered
@@ -170,7 +190,7 @@ echo /var/lib/mesos > "$PACKAGED_ETC/mesos-master/work_dir"
 echo MesosCluster > "$PACKAGED_ETC/mesos-master/cluster"
 echo zk://127.0.0.1:2181/mesos > "$PACKAGED_ETC/mesos/zk"
 docker rm -f mesos-rs-e2e-master >/dev/null
-run -d --net=host -v "$PACKAGED_ETC/mesos-master:/etc/mesos-master:ro" -v "$PACKAGED_ETC/mesos:/etc/mesos:ro" mesos-rs/mesos
+run -d --net=host -v "$PACKAGED_ETC/mesos-master:/etc/mesos-master:ro" -v "$PACKAGED_ETC/mesos:/etc/mesos:ro" "mesos-rs/mesos:$TAG"
 packaged_master() { [ "$(json http://127.0.0.1:5050/master/state 'd.get("cluster")')" = MesosCluster ]; }
 wait_for 60 "packaged config: a master configured only by /etc files leads" packaged_master
 wait_for 60 "packaged config: the agent re-registers with it" one_agent

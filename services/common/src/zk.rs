@@ -293,6 +293,7 @@ async fn election_session(
         Err(e) => return e,
     };
     tracing::info!(member = %me, group, "joined the election group");
+    let _tracked = crate::metrics::track_zookeeper_session(&client, "election");
     let mut state = client.state_watcher();
     loop {
         let (children, watcher) = match client.list_and_watch_children(group).await {
@@ -377,6 +378,7 @@ async fn follow(
     tx: &watch::Sender<Option<Leader>>,
 ) -> Result<(), zk::Error> {
     ensure_path(client, url, &url.path).await?;
+    let _tracked = crate::metrics::track_zookeeper_session(client, "detector");
     let mut state = client.state_watcher();
     loop {
         let (children, watcher) = client.list_and_watch_children(&url.path).await?;

@@ -76,8 +76,15 @@ pub const FLAGS: &[Flag] = &[
         "logging_level",
         Kind::Choice(&["debug", "info", "warn", "error", "DEBUG", "INFO", "WARN", "ERROR"]),
         Some("info"),
-        "Log level.",
+        "Log level (RUST_LOG, when set, overrides it).",
     ),
+    Flag::new(
+        "log_format",
+        Kind::Choice(common::logging::FORMATS),
+        Some("text"),
+        "Log lines as plain text or as JSON objects (one per line).",
+    ),
+    Flag::new("log_dir", Kind::Text, None, "Directory for the log file marathon.log, written in addition to stderr."),
     Flag::new("env_vars_prefix", Kind::Text, None, "Prefix for the PORT*/HOST variables given to tasks."),
     Flag::new(
         "http_credentials",
@@ -158,6 +165,8 @@ pub struct Config {
     pub leader_proxy_connection_timeout: u64,
     pub leader_proxy_read_timeout: u64,
     pub logging_level: String,
+    pub log_format: String,
+    pub log_dir: Option<String>,
     pub env_vars_prefix: Option<String>,
     /// `--http_credentials` (`user:password`, checked by the flag loader).
     pub http_credentials: Option<String>,

@@ -33,7 +33,7 @@ async fn main() {
         eprintln!("{message}");
         std::process::exit(1);
     }
-    common::logging::init(&config.logging_level);
+    common::logging::init_or_exit("marathon", &config.logging_level, &config.log_format, config.log_dir.as_deref());
     // With credentials, Marathon's znodes are readable only with them (upstream's CREATOR_ALL_ACL).
     let zk_url = ZkUrl::parse(&config.zk).expect("checked by the flag loader").creator_only();
     let hostname = config.hostname.clone().unwrap_or_else(common::net::hostname);
@@ -44,6 +44,7 @@ async fn main() {
     let persister = scheduler::Persister::start(store.clone(), config.zk_max_versions);
     let (events, _) = broadcast::channel(config.event_stream_max_outstanding_messages.max(16));
     let config = Arc::new(config);
+    let metrics = Arc::new(metrics::Metrics::new());
     let scheduler = Arc::new(scheduler::Scheduler {
         core: Mutex::new(core::Core::new((config.local_port_min as u32, config.local_port_max as u32))),
         driver: driver::Driver::new(config.mesos_credential().expect("checked by validate")),
@@ -54,6 +55,7 @@ async fn main() {
         wake: Notify::new(),
         framework_id: Mutex::new(None),
         agent_attributes: Mutex::new(Default::default()),
+        metrics: metrics.clone(),
     });
     let election = if config.ha {
         let group = format!("{}/leader-curator", zk_url.path);
@@ -79,7 +81,7 @@ async fn main() {
             .timeout(Duration::from_millis(config.leader_proxy_read_timeout))
             .build()
             .expect("HTTP client"),
-        metrics: Arc::new(metrics::Metrics::new()),
+        metrics,
         http_credential: config.http_credential(),
         http_realm: config.http_realm.clone(),
     });

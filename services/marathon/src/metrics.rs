@@ -1,17 +1,23 @@
 //! Marathon's metrics: Prometheus text at `/metrics/prometheus` (as Marathon 1.7+) and the Dropwizard-style
 //! JSON of 1.4 at `/metrics`.
+//!
+//! Launch latency is observed when a task first reports TASK_RUNNING; gauges are computed from the state on
+//! every scrape by [`Metrics::refresh`].
 
+use crate::app::Timestamp;
+use crate::core::Core;
 use crate::scheduler::Scheduler;
-use prometheus::{Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use common::mesos::{TaskState, TaskStatus};
+use common::metrics::{register, HttpMetrics, SLOW_BUCKETS};
+use prometheus::{Gauge, GaugeVec, Histogram, HistogramOpts, Opts, Registry};
 use serde_json::{json, Value};
 
 /// Metric handles.
 pub struct Metrics {
     registry: Registry,
-    /// Request latency by route family.
-    pub http_latency: HistogramVec,
-    /// Requests by route family and status.
-    pub http_requests: IntCounterVec,
+    /// Requests and their latency per route family.
+    pub http: HttpMetrics,
+    launch_seconds: Histogram,
     leader: Gauge,
     apps: Gauge,
     tasks: GaugeVec,
@@ -22,32 +28,34 @@ impl Metrics {
     /// Registers every metric.
     pub fn new() -> Metrics {
         let registry = common::metrics::registry();
-        let http_latency = HistogramVec::new(
-            HistogramOpts::new("marathon_http_request_duration_seconds", "HTTP request latency by route."),
-            &["route"],
+        let http = HttpMetrics::new(&registry, "marathon");
+        let launch_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "marathon_task_launch_duration_seconds",
+                "Time from the app change (POST/PUT) a deployment rolls out to each of its new tasks reaching TASK_RUNNING.",
+            )
+            .buckets(SLOW_BUCKETS.to_vec()),
         )
         .expect("valid metric");
-        let http_requests = IntCounterVec::new(
-            Opts::new("marathon_http_requests_total", "HTTP requests by route and status."),
-            &["route", "status"],
-        )
-        .expect("valid metric");
+        register(&registry, &launch_seconds);
         let leader = Gauge::new("marathon_leader", "1 if this instance is the leader.").expect("valid metric");
+        register(&registry, &leader);
         let apps = Gauge::new("marathon_apps", "Apps defined.").expect("valid metric");
+        register(&registry, &apps);
         let tasks =
             GaugeVec::new(Opts::new("marathon_tasks", "Tasks by Mesos state."), &["state"]).expect("valid metric");
+        register(&registry, &tasks);
         let deployments = Gauge::new("marathon_deployments", "Deployments in progress.").expect("valid metric");
-        for c in [
-            Box::new(http_latency.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(http_requests.clone()),
-            Box::new(leader.clone()),
-            Box::new(apps.clone()),
-            Box::new(tasks.clone()),
-            Box::new(deployments.clone()),
-        ] {
-            registry.register(c).expect("unique metric");
+        register(&registry, &deployments);
+        Metrics { registry, http, launch_seconds, leader, apps, tasks, deployments }
+    }
+
+    /// Observes the launch latency of a task that `status` brings up, if it is one a deployment launched.
+    /// Called before the status is applied.
+    pub fn on_status(&self, core: &Core, status: &TaskStatus, now: Timestamp) {
+        if let Some(seconds) = launch_latency(core, status, now) {
+            self.launch_seconds.observe(seconds);
         }
-        Metrics { registry, http_latency, http_requests, leader, apps, tasks, deployments }
     }
 
     /// Updates gauges from the state.
@@ -56,14 +64,12 @@ impl Metrics {
         let core = scheduler.core.lock().expect("core lock");
         self.apps.set(core.apps.len() as f64);
         self.deployments.set(core.deployments.len() as f64);
-        let mut counts = std::collections::BTreeMap::new();
+        let mut counts = std::collections::HashMap::new();
         for task in core.instances.values() {
-            let state = task.state.map(|s| s.short_name()).unwrap_or_else(|| "staging".to_string());
-            *counts.entry(state).or_insert(0.0) += 1.0;
+            *counts.entry(task.state.unwrap_or(TaskState::TASK_STAGING)).or_insert(0.0) += 1.0;
         }
-        self.tasks.reset();
-        for (state, n) in counts {
-            self.tasks.with_label_values(&[&state]).set(n);
+        for state in TaskState::ALL {
+            self.tasks.with_label_values(&[&state.short_name()]).set(counts.get(&state).copied().unwrap_or(0.0));
         }
     }
 
@@ -91,4 +97,16 @@ impl Metrics {
             "timers": {},
         })
     }
+}
+
+/// Seconds from the app version a task was launched for to `now`, when `status` is the task's first
+/// TASK_RUNNING and a deployment of that version is still in progress (replacements of failed tasks outside a
+/// deployment are not launches of an app change).
+fn launch_latency(core: &Core, status: &TaskStatus, now: Timestamp) -> Option<f64> {
+    if status.state != TaskState::TASK_RUNNING {
+        return None;
+    }
+    let task = core.instances.get(&status.task_id.value)?;
+    let deployed = core.deployments_of(&task.app_id).iter().any(|d| d.version == task.version);
+    (task.started_at.is_none() && deployed).then(|| (now.millis() - task.version.millis()).max(0) as f64 / 1000.0)
 }

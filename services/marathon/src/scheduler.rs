@@ -96,6 +96,8 @@ pub struct Scheduler {
     pub framework_id: Mutex<Option<String>>,
     /// Attributes of the agents seen in offers, for constraints on tasks running there.
     pub agent_attributes: Mutex<std::collections::HashMap<String, Vec<common::resources::Attribute>>>,
+    /// Prometheus metrics (shared with the API).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Scheduler {
@@ -231,6 +233,7 @@ impl Scheduler {
                     let status = update.status;
                     {
                         let mut core = self.core.lock().expect("core lock");
+                        self.metrics.on_status(&core, &status, crate::app::Timestamp::now());
                         core.on_status(&status, chrono::Utc::now().timestamp_millis());
                         core.advance_deployments();
                     }

@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::Filter;
@@ -25,21 +26,48 @@ pub struct Context {
     pub agent: Arc<Agent>,
     /// Effective flags for `/flags` and `/state`.
     pub flags: BTreeMap<String, String>,
-    /// Prometheus registry.
-    pub registry: prometheus::Registry,
 }
 
-/// The warp filter for every endpoint.
+/// The warp filter for every endpoint; each request is counted and timed per route.
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
     common::http::requests(1024 * 1024).and_then(move |request: Request| {
         let ctx = ctx.clone();
-        async move { Ok::<_, Infallible>(handle(&ctx, request).await) }
+        async move {
+            let (route, method, started) =
+                (route_label(local_path(&request.path)), request.method.clone(), Instant::now());
+            let response = handle(&ctx, request).await;
+            ctx.agent.metrics.http.observe(route, &method, response.status(), started.elapsed());
+            Ok::<_, Infallible>(response)
+        }
     })
 }
 
+/// `/slave(1)/state/` → `/state`.
+fn local_path(path: &str) -> &str {
+    let path = path.trim_end_matches('/');
+    path.strip_prefix("/slave(1)").or_else(|| path.strip_prefix("/slave%281%29")).unwrap_or(path)
+}
+
+/// A bounded label for metrics: known endpoints by name, everything else as `other`.
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/health" => "/health",
+        "/version" => "/version",
+        "/flags" => "/flags",
+        "/state" | "/state.json" => "/state",
+        "/metrics" => "/metrics",
+        "/metrics/snapshot" => "/metrics/snapshot",
+        "/monitor/statistics" | "/monitor/statistics.json" => "/monitor/statistics",
+        "/files/browse" => "/files/browse",
+        "/files/read" => "/files/read",
+        "/files/download" => "/files/download",
+        "/files/debug" => "/files/debug",
+        _ => "other",
+    }
+}
+
 async fn handle(ctx: &Context, request: Request) -> Response {
-    let path = request.path.trim_end_matches('/');
-    let path = path.strip_prefix("/slave(1)").or_else(|| path.strip_prefix("/slave%281%29")).unwrap_or(path);
+    let path = local_path(&request.path);
     let jsonp = request.param("jsonp");
     match path {
         "/health" => respond(StatusCode::OK, "text/plain", ""),
@@ -51,7 +79,10 @@ async fn handle(ctx: &Context, request: Request) -> Response {
         "/flags" => json_reply(StatusCode::OK, &json!({ "flags": ctx.flags }), jsonp),
         "/state" | "/state.json" => json_reply(StatusCode::OK, &state(ctx), jsonp),
         "/metrics/snapshot" => json_reply(StatusCode::OK, &snapshot(&ctx.agent), jsonp),
-        "/metrics" => respond(StatusCode::OK, common::metrics::CONTENT_TYPE, common::metrics::render(&ctx.registry)),
+        "/metrics" => {
+            ctx.agent.metrics.refresh(&ctx.agent);
+            respond(StatusCode::OK, common::metrics::CONTENT_TYPE, ctx.agent.metrics.render())
+        }
         "/monitor/statistics" | "/monitor/statistics.json" => {
             json_reply(StatusCode::OK, &statistics(&ctx.agent).await, jsonp)
         }

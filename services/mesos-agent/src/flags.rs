@@ -42,8 +42,9 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("default_role", Kind::Text, Some("*"), "Role of resources given without one. Accepted for compatibility; mesos-rs does not use it yet."),
     Flag::new("gc_delay", Kind::Duration, Some("1weeks"), "How long a finished task's sandbox and checkpoints are kept after its terminal update was acknowledged (and an earlier agent id's directories after their last change)."),
     Flag::new("credential", Kind::Text, None, "Path (optionally file://) of this agent's credential for a master run with --authenticate_agents: one 'principal secret' line or JSON {\"principal\": ..., \"secret\": ...}."),
-    Flag::new("log_dir", Kind::Text, None, "Directory for log files (default: stderr only)."),
-    Flag::new("logging_level", Kind::Choice(&["INFO", "WARNING", "ERROR"]), Some("INFO"), "Log level."),
+    Flag::new("log_dir", Kind::Text, None, "Directory for the log file mesos-agent.log, written in addition to stderr (default: stderr only)."),
+    Flag::new("logging_level", Kind::Choice(&["INFO", "WARNING", "ERROR"]), Some("INFO"), "Log level (RUST_LOG, when set, overrides it)."),
+    Flag::new("log_format", Kind::Choice(common::logging::FORMATS), Some("text"), "Log lines as plain text or as JSON objects (one per line)."),
 ];
 
 /// The `mesos-agent` configuration schema (also read from `/etc/mesos-slave`).
@@ -106,6 +107,8 @@ pub struct Config {
     pub logging_level: String,
     /// `--credential`: path of the credential file.
     pub credential: Option<String>,
+    /// `--log_format`: `text` or `json`.
+    pub log_format: String,
 }
 
 impl Config {

@@ -6,6 +6,7 @@ mod containerizer;
 mod flags;
 mod gc;
 mod link;
+mod metrics;
 mod records;
 mod runtime;
 mod updates;
@@ -27,7 +28,7 @@ async fn main() {
         eprintln!("{message}");
         std::process::exit(1);
     }
-    common::logging::init(&config.logging_level);
+    common::logging::init_or_exit("mesos-agent", &config.logging_level, &config.log_format, config.log_dir.as_deref());
     if let Err(e) = std::fs::create_dir_all(&config.work_dir) {
         eprintln!("mesos-agent: cannot create --work_dir '{}': {e}", config.work_dir);
         std::process::exit(1);
@@ -118,7 +119,7 @@ async fn main() {
     let (zk_timeout, backoff) = (config.zk_session_timeout.0, config.registration_backoff_factor.0);
     tokio::spawn(async move { a.link.run(master, zk_timeout, backoff, &*a).await });
 
-    let ctx = Arc::new(api::Context { agent, flags: loaded.flags, registry: common::metrics::registry() });
+    let ctx = Arc::new(api::Context { agent, flags: loaded.flags });
     let addr = SocketAddr::from((bind_ip, config.port));
     common::http::serve(api::routes(ctx), addr, "mesos-agent", VERSION).await;
 }

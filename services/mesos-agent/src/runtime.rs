@@ -86,6 +86,8 @@ pub struct Agent {
     pub link: Link,
     /// Sandbox garbage collection.
     pub gc: Gc,
+    /// Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
     wake_updates: Notify,
 }
 
@@ -177,6 +179,7 @@ impl Agent {
             link,
             gc,
             wake_updates: Notify::new(),
+            metrics: crate::metrics::Metrics::new(),
         };
         // A crash between the acknowledgement of a terminal update and the record's rewrite leaves an active
         // terminal task with nothing to send: it is completed now.
@@ -557,8 +560,11 @@ impl Agent {
     fn acknowledge(&self, key: &TaskKey, uuid: &str) {
         let mut state = self.state.lock().expect("state lock");
         let mut updates = self.updates.lock().expect("updates lock");
-        if !updates.acknowledge(key, uuid) {
-            tracing::debug!(task = %key, uuid, "ignoring an acknowledgement that does not match the pending update");
+        match updates.acknowledge(key, uuid) {
+            Some(status) => self.metrics.acknowledged(&status, seconds_now()),
+            None => {
+                tracing::debug!(task = %key, uuid, "ignoring an acknowledgement that does not match the pending update")
+            }
         }
         let pending = updates.has_pending(key);
         drop(updates);
@@ -844,6 +850,7 @@ mod tests {
             log_dir: None,
             logging_level: "INFO".into(),
             credential: None,
+            log_format: "text".into(),
         }
     }
 

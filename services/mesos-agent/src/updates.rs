@@ -94,20 +94,20 @@ impl StatusUpdates {
     }
 
     /// Applies an acknowledgement: drops the head if its uuid matches and makes the next one due now.
-    /// Returns whether it matched.
-    pub fn acknowledge(&mut self, key: &TaskKey, uuid: &str) -> bool {
-        let Some(stream) = self.streams.get_mut(key) else { return false };
+    /// Returns the acknowledged update, or `None` when it did not match.
+    pub fn acknowledge(&mut self, key: &TaskKey, uuid: &str) -> Option<TaskStatus> {
+        let stream = self.streams.get_mut(key)?;
         if stream.pending.front().and_then(|s| s.uuid.as_deref()) != Some(uuid) {
-            return false;
+            return None;
         }
-        stream.pending.pop_front();
+        let acknowledged = stream.pending.pop_front();
         stream.next_send = None;
         stream.backoff = None;
         if stream.pending.is_empty() {
             self.streams.remove(key);
         }
         self.checkpoint(key);
-        true
+        acknowledged
     }
 
     /// The heads that are due to be sent now, with their framework; each is then scheduled for a retry with
@@ -215,9 +215,12 @@ mod tests {
         assert_eq!(due[0].1.state, TaskState::TASK_STARTING);
         assert!(u.due(now).is_empty(), "the head is in flight until the retry time");
         assert_eq!(u.due(now + INITIAL_RETRY).len(), 1, "retried after the backoff");
-        assert!(!u.acknowledge(&key("t1"), "b"), "only the head can be acknowledged");
-        assert!(!u.acknowledge(&TaskKey::new(&Id::new("other"), &Id::new("t1")), "a"), "keys include the framework");
-        assert!(u.acknowledge(&key("t1"), "a"));
+        assert!(u.acknowledge(&key("t1"), "b").is_none(), "only the head can be acknowledged");
+        assert!(
+            u.acknowledge(&TaskKey::new(&Id::new("other"), &Id::new("t1")), "a").is_none(),
+            "keys include the framework"
+        );
+        assert_eq!(u.acknowledge(&key("t1"), "a").map(|s| s.state), Some(TaskState::TASK_STARTING));
         assert_eq!(u.due(now)[0].1.state, TaskState::TASK_RUNNING);
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -230,7 +233,7 @@ mod tests {
             u.enqueue(&key("t1"), status("t1", TaskState::TASK_RUNNING, "a"));
             u.enqueue(&key("t1"), status("t1", TaskState::TASK_FINISHED, "b"));
             u.enqueue(&key("t2"), status("t2", TaskState::TASK_RUNNING, "c"));
-            assert!(u.acknowledge(&key("t2"), "c"));
+            assert!(u.acknowledge(&key("t2"), "c").is_some());
         }
         let mut u = StatusUpdates::recover(&dir).unwrap();
         assert_eq!(u.pending_count(), 2);

@@ -21,8 +21,9 @@ pub const FLAGS: &[Flag] = &[
     Flag::new("quorum", Kind::Int { min: 1, max: 99 }, None, "With --zk and replicated_log: masters that must have joined the ZooKeeper group before a newly elected leader recovers the registry and serves (set it to a majority of the masters); required there, ignored otherwise."),
     Flag::new("work_dir", Kind::Text, None, "Directory for the master's persistent state; required with replicated_log."),
     Flag::new("cluster", Kind::Text, None, "Cluster name shown in the web UI and /state."),
-    Flag::new("log_dir", Kind::Text, None, "Directory for log files (default: stderr only)."),
-    Flag::new("logging_level", Kind::Choice(&["INFO", "WARNING", "ERROR"]), Some("INFO"), "Log level."),
+    Flag::new("log_dir", Kind::Text, None, "Directory for the log file mesos-master.log, written in addition to stderr (default: stderr only)."),
+    Flag::new("logging_level", Kind::Choice(&["INFO", "WARNING", "ERROR"]), Some("INFO"), "Log level (RUST_LOG, when set, overrides it)."),
+    Flag::new("log_format", Kind::Choice(common::logging::FORMATS), Some("text"), "Log lines as plain text or as JSON objects (one per line)."),
     Flag::new("agent_ping_timeout", Kind::Duration, Some("15secs"), "Interval between pings on each agent link; an interval in which the link is down counts as a missed ping."),
     Flag::new("max_agent_ping_timeouts", Kind::Int { min: 1, max: 1_000_000 }, Some("5"), "Consecutive ping intervals with the agent's link down after which the agent is marked unreachable."),
     Flag::new("agent_reregister_timeout", Kind::Duration, Some("10mins"), "After a leader is elected, agents in the recovered registry that have not re-registered within this time are marked unreachable (upstream requires at least 10mins; shorter values are accepted for testing)."),
@@ -85,6 +86,8 @@ pub struct Config {
     pub log_dir: Option<String>,
     /// `--logging_level`.
     pub logging_level: String,
+    /// `--log_format`: `text` or `json`.
+    pub log_format: String,
     /// `--agent_ping_timeout`.
     pub agent_ping_timeout: MesosDuration,
     /// `--max_agent_ping_timeouts`.

@@ -29,7 +29,7 @@ async fn main() {
         eprintln!("{message}");
         std::process::exit(1);
     }
-    common::logging::init(&config.logging_level);
+    common::logging::init_or_exit("mesos-master", &config.logging_level, &config.log_format, config.log_dir.as_deref());
 
     let bind_ip: Ipv4Addr = config.ip.as_deref().and_then(|ip| ip.parse().ok()).unwrap_or(Ipv4Addr::UNSPECIFIED);
     let advertise_ip: Ipv4Addr = config

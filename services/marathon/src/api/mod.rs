@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -94,14 +94,12 @@ pub fn routes(node: Arc<Node>) -> impl Filter<Extract = (Response,), Error = Inf
         let node = node.clone();
         async move {
             let lookup = routes::lookup(request.method.as_str(), &request.path);
-            let route = route_label(&lookup);
-            let timer = node.metrics.http_latency.with_label_values(&[route]).start_timer();
+            let (route, method, started) = (route_label(&lookup), request.method.clone(), Instant::now());
             let mut response = match refusal(&node, &request) {
                 Some(refused) => refused,
                 None => dispatch(&node, request, lookup).await,
             };
-            timer.observe_duration();
-            node.metrics.http_requests.with_label_values(&[route, response.status().as_str()]).inc();
+            node.metrics.http.observe(route, &method, response.status(), started.elapsed());
             let headers = response.headers_mut();
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
             headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

@@ -78,12 +78,12 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
                     return text_reply(StatusCode::FORBIDDEN, "Agent is not registered on this stream");
                 }
                 let terminal = status.state.is_terminal();
+                ctx.metrics.status_updates.with_label_values(&[&status.state.short_name()]).inc();
                 master.status_update(&agent_id, &framework_id, status);
                 if terminal {
                     ctx.allocate_now.notify_one();
                 }
             }
-            ctx.metrics.status_updates.inc();
             warp::http::Response::builder().status(StatusCode::ACCEPTED).body(Body::empty()).expect("valid response")
         }
     }

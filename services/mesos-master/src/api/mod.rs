@@ -18,6 +18,7 @@ use common::http::{json_reply, respond, text_reply, Request};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::sync::{watch, Notify};
 use warp::http::{header, StatusCode};
 use warp::hyper::body::Bytes;
@@ -166,10 +167,9 @@ pub fn routes(ctx: Context) -> impl Filter<Extract = (Response,), Error = Infall
         let ctx = ctx.clone();
         async move {
             request.path = normalise(&request.path);
-            let route = request.path.clone();
-            let timer = ctx.metrics.http_latency.with_label_values(&[route_label(&route)]).start_timer();
+            let (route, method, started) = (route_label(&request.path), request.method.clone(), Instant::now());
             let response = handle(&ctx, request).await;
-            timer.observe_duration();
+            ctx.metrics.http.observe(route, &method, response.status(), started.elapsed());
             Ok::<_, Infallible>(response)
         }
     })

@@ -1,6 +1,7 @@
 //! `POST /api/v1/scheduler`: the v1 scheduler HTTP API (JSON), with upstream's checks and status codes.
 
 use super::{Context, Request};
+use crate::metrics::Metrics;
 use crate::state::{CallError, Master, Stream};
 use common::http::text_reply;
 use common::mesos::scheduler::{Call, CallType, Event};
@@ -56,7 +57,7 @@ pub async fn handle(ctx: &Context, request: Request, principal: Option<&str>) ->
                     None => Ok(()),
                 }
             })
-            .and_then(|()| apply(&mut master, &framework_id, call))
+            .and_then(|()| apply(&mut master, &ctx.metrics, &framework_id, call))
     };
     match result {
         Ok(()) => {
@@ -113,16 +114,18 @@ fn validate(call: &Call, principal: Option<&str>) -> Result<(), String> {
     }
 }
 
-fn apply(master: &mut Master, framework_id: &Id, call: Call) -> Result<(), CallError> {
+fn apply(master: &mut Master, metrics: &Metrics, framework_id: &Id, call: Call) -> Result<(), CallError> {
     match call.kind {
         CallType::Teardown => master.remove_framework(framework_id),
         CallType::Accept => {
             let accept = call.accept.expect("validated");
             let refuse = accept.filters.and_then(|f| f.refuse_seconds);
+            metrics.offers_accepted.inc_by(accept.offer_ids.len() as u64);
             master.accept(framework_id, &accept.offer_ids, accept.operations, refuse)?;
         }
         CallType::Decline => {
             let decline = call.decline.expect("validated");
+            metrics.offers_declined.inc_by(decline.offer_ids.len() as u64);
             master.decline(framework_id, &decline.offer_ids, decline.filters.and_then(|f| f.refuse_seconds));
         }
         CallType::Revive => master.revive(framework_id, &call.revive.unwrap_or_default().roles),
