@@ -4,7 +4,7 @@
 
 use crate::records::TaskRecord;
 use crate::runtime::Agent;
-use common::http::{json_reply, respond, text_reply, Request};
+use common::http::{json_reply, respond, text_reply, Request, RequestError};
 use common::mesos::{FrameworkInfo, TaskState, VERSION};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -31,9 +31,14 @@ pub struct Context {
 
 /// The warp filter for every endpoint.
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    common::http::requests(1024 * 1024).and_then(move |request: Request| {
+    common::http::requests(1024 * 1024).and_then(move |request: Result<Request, RequestError>| {
         let ctx = ctx.clone();
-        async move { Ok::<_, Infallible>(handle(&ctx, request).await) }
+        async move {
+            Ok::<_, Infallible>(match request {
+                Ok(request) => handle(&ctx, request).await,
+                Err(e) => text_reply(e.status(), e.to_string()),
+            })
+        }
     })
 }
 

@@ -7,7 +7,7 @@ mod groups;
 mod misc;
 
 use crate::scheduler::Scheduler;
-use common::http::{respond, Request};
+use common::http::{respond, Request, RequestError};
 use common::zk::Election;
 use serde_json::{json, Value};
 use std::convert::Infallible;
@@ -82,9 +82,13 @@ pub fn flag(request: &Request, name: &str, default: bool) -> bool {
 
 /// The warp filter for everything.
 pub fn routes(node: Arc<Node>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    common::http::requests(MAX_BODY).and_then(move |request: Request| {
+    common::http::requests(MAX_BODY).and_then(move |request: Result<Request, RequestError>| {
         let node = node.clone();
         async move {
+            let request = match request {
+                Ok(request) => request,
+                Err(e) => return Ok::<_, Infallible>(message(e.status().as_u16(), &e.to_string())),
+            };
             let route = route_label(&request.path);
             let timer = node.metrics.http_latency.with_label_values(&[route]).start_timer();
             let mut response = dispatch(&node, request).await;

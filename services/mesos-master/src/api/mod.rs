@@ -11,7 +11,7 @@ use crate::leadership::Leadership;
 use crate::metrics::Metrics;
 use crate::registry::Registrar;
 use crate::state::Master;
-use common::http::{json_reply, respond, text_reply, Request};
+use common::http::{json_reply, respond, text_reply, Request, RequestError};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -51,9 +51,13 @@ pub async fn persist(ctx: &Context) -> Result<(), String> {
 
 /// The warp filter serving every master endpoint.
 pub fn routes(ctx: Context) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    common::http::requests(MAX_BODY).and_then(move |mut request: Request| {
+    common::http::requests(MAX_BODY).and_then(move |request: Result<Request, RequestError>| {
         let ctx = ctx.clone();
         async move {
+            let mut request = match request {
+                Ok(request) => request,
+                Err(e) => return Ok::<_, Infallible>(text_reply(e.status(), e.to_string())),
+            };
             request.path = normalise(&request.path);
             let route = request.path.clone();
             let timer = ctx.metrics.http_latency.with_label_values(&[route_label(&route)]).start_timer();
