@@ -130,10 +130,12 @@ impl Drop for Process {
     }
 }
 
-/// Path of a role binary built in the same profile as the running test.
+/// Path of a role binary built in the same profile as the running test (in `target/<profile>/deps/`) or
+/// binary (in `target/<profile>/`, like the `load-test` binary).
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target profile dir");
+    let parent = exe.parent().expect("executable dir");
+    let dir = if parent.ends_with("deps") { parent.parent().expect("target profile dir") } else { parent };
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -275,6 +277,8 @@ pub fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+pub mod load;
 
 pub mod hollow {
     //! A hollow agent: speaks the real agent link (`common::agent_link`) to a master but runs nothing. It

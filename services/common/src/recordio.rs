@@ -22,6 +22,17 @@ pub enum DecodeError {
     TooLarge(usize),
 }
 
+/// Longest length prefix: the digits of `u64::MAX`.
+const MAX_PREFIX: usize = 20;
+
+/// Reads a length prefix: 1 to 20 ASCII digits (no sign, no spaces), as a number that fits in `usize`.
+fn parse_length(prefix: &[u8]) -> Result<usize, DecodeError> {
+    if prefix.is_empty() || prefix.len() > MAX_PREFIX || !prefix.iter().all(u8::is_ascii_digit) {
+        return Err(DecodeError::BadLength);
+    }
+    std::str::from_utf8(prefix).ok().and_then(|s| s.parse().ok()).ok_or(DecodeError::BadLength)
+}
+
 /// Incremental decoder: feed it chunks as they arrive, take out whole records.
 #[derive(Debug)]
 pub struct Decoder {
@@ -41,15 +52,12 @@ impl Decoder {
         let mut records = Vec::new();
         loop {
             let Some(newline) = self.buffer.iter().position(|b| *b == b'\n') else {
-                if self.buffer.len() > 20 {
+                if self.buffer.len() > MAX_PREFIX {
                     return Err(DecodeError::BadLength);
                 }
                 return Ok(records);
             };
-            let length: usize = std::str::from_utf8(&self.buffer[..newline])
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .ok_or(DecodeError::BadLength)?;
+            let length = parse_length(&self.buffer[..newline])?;
             if length > self.max_record {
                 return Err(DecodeError::TooLarge(length));
             }
@@ -85,6 +93,19 @@ mod tests {
     fn rejects_bad_and_huge_frames() {
         assert_eq!(Decoder::new(10).feed(b"abc\n"), Err(DecodeError::BadLength));
         assert_eq!(Decoder::new(10).feed(b"11\n"), Err(DecodeError::TooLarge(11)));
+        for bad in [&b"\n"[..], b"+5\nabcde", b" 5\nabcde", b"-1\n", b"123456789012345678901\n"] {
+            assert_eq!(Decoder::new(10).feed(bad), Err(DecodeError::BadLength), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_huge_length_prefix_errors_without_allocating() {
+        let mut d = Decoder::new(1024);
+        assert_eq!(d.feed(b"18446744073709551615\n{"), Err(DecodeError::TooLarge(usize::MAX)));
+        assert!(d.buffer.capacity() < 1024);
+        assert_eq!(Decoder::new(1024).feed(b"99999999999999999999\n"), Err(DecodeError::BadLength));
+        // A prefix that never ends is refused once it is longer than any valid one.
+        assert_eq!(Decoder::new(1024).feed(&[b'7'; 21]), Err(DecodeError::BadLength));
     }
 }
 

@@ -3,7 +3,7 @@
 #![recursion_limit = "256"]
 
 mod api;
-mod app;
+use marathon::app;
 mod core;
 mod driver;
 mod flags;

@@ -505,19 +505,22 @@ impl Scheduler {
         if self.commit_quietly().await.is_err() {
             declines.extend(accepts.drain(..).map(|(offer, _)| offer.id));
         }
-        let refuse = Some(Filters { refuse_seconds: Some(self.config.decline_offer_duration as f64 / 1000.0) });
+        // As upstream: the unused rest of an accepted offer is not filtered (refuse 0 s), so it comes back in the
+        // next allocation cycle for the instances still waiting; only plain declines use decline_offer_duration.
+        let no_filter = Some(Filters { refuse_seconds: Some(0.0) });
         for (offer, operations) in accepts {
             let mut call = Call::new(CallType::Accept, None);
             call.accept = Some(common::mesos::scheduler::Accept {
                 offer_ids: vec![offer.id],
                 operations,
-                filters: refuse.clone(),
+                filters: no_filter.clone(),
             });
             if let Err(e) = self.driver.call(call).await {
                 tracing::warn!(error = %e, "accept failed; reconciliation will sort the tasks out");
             }
         }
         if !declines.is_empty() {
+            let refuse = Some(Filters { refuse_seconds: Some(self.config.decline_offer_duration as f64 / 1000.0) });
             let mut call = Call::new(CallType::Decline, None);
             call.decline = Some(Decline { offer_ids: declines, filters: refuse });
             if let Err(e) = self.driver.call(call).await {

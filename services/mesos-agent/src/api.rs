@@ -4,7 +4,7 @@
 
 use crate::records::TaskRecord;
 use crate::runtime::Agent;
-use common::http::{json_reply, respond, text_reply, Request};
+use common::http::{json_reply, respond, text_reply, Request, RequestError};
 use common::mesos::{FrameworkInfo, TaskState, VERSION};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -30,9 +30,13 @@ pub struct Context {
 
 /// The warp filter for every endpoint; each request is counted and timed per route.
 pub fn routes(ctx: Arc<Context>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    common::http::requests(1024 * 1024).and_then(move |request: Request| {
+    common::http::requests(1024 * 1024).and_then(move |request: Result<Request, RequestError>| {
         let ctx = ctx.clone();
         async move {
+            let request = match request {
+                Ok(request) => request,
+                Err(e) => return Ok::<_, Infallible>(text_reply(e.status(), e.to_string())),
+            };
             let (route, method, started) =
                 (route_label(local_path(&request.path)), request.method.clone(), Instant::now());
             let response = handle(&ctx, request).await;

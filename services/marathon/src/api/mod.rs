@@ -10,7 +10,7 @@ pub mod routes;
 
 use crate::app::PathId;
 use crate::scheduler::Scheduler;
-use common::http::{respond, Request};
+use common::http::{respond, Request, RequestError};
 use common::zk::Election;
 use routes::{Handler, Lookup, Matched};
 use serde_json::{json, Value};
@@ -90,9 +90,13 @@ pub fn flag(request: &Request, name: &str, default: bool) -> bool {
 
 /// The warp filter for everything.
 pub fn routes(node: Arc<Node>) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    common::http::requests(MAX_BODY).and_then(move |request: Request| {
+    common::http::requests(MAX_BODY).and_then(move |request: Result<Request, RequestError>| {
         let node = node.clone();
         async move {
+            let request = match request {
+                Ok(request) => request,
+                Err(e) => return Ok::<_, Infallible>(message(e.status().as_u16(), &e.to_string())),
+            };
             let lookup = routes::lookup(request.method.as_str(), &request.path);
             let (route, method, started) = (route_label(&lookup), request.method.clone(), Instant::now());
             let mut response = match refusal(&node, &request) {

@@ -22,11 +22,13 @@ pub const EXECUTOR_PATTERN: &str = r"^(//cmd)|(/?[^/]+(/[^/]+)*)|$";
 /// Regular expression port names must fully match.
 pub const PORT_NAME_PATTERN: &str = "^[a-z0-9-]+$";
 
-/// Parses a request body into JSON: empty → `Please specify data in JSON format`, malformed → `Invalid JSON`.
+/// Parses a request body into JSON: empty → `Please specify data in JSON format`, malformed, too deep or with
+/// an oversized string → `Invalid JSON`.
 pub fn parse_json_body(body: &[u8]) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::no_content());
     }
+    common::http::check_json_bounds(body).map_err(ApiError::malformed_json)?;
     serde_json::from_slice(body).map_err(|e| ApiError::malformed_json(e.to_string()))
 }
 

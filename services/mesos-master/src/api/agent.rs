@@ -18,6 +18,9 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
     if request.method != Method::POST {
         return text_reply(StatusCode::METHOD_NOT_ALLOWED, "Expecting a 'POST' request");
     }
+    if let Err(e) = common::http::check_json_bounds(&request.body) {
+        return text_reply(StatusCode::BAD_REQUEST, format!("Failed to parse agent call: {e}"));
+    }
     let call: AgentCall = match serde_json::from_slice(&request.body) {
         Ok(c) => c,
         Err(e) => return text_reply(StatusCode::BAD_REQUEST, format!("Failed to parse agent call: {e}")),

@@ -14,7 +14,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registrar;
 use crate::state::Master;
 use common::auth::Credential;
-use common::http::{json_reply, respond, text_reply, Request};
+use common::http::{json_reply, respond, text_reply, Request, RequestError};
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -163,9 +163,13 @@ pub async fn persist(ctx: &Context) -> Result<(), String> {
 
 /// The warp filter serving every master endpoint.
 pub fn routes(ctx: Context) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone {
-    common::http::requests(MAX_BODY).and_then(move |mut request: Request| {
+    common::http::requests(MAX_BODY).and_then(move |request: Result<Request, RequestError>| {
         let ctx = ctx.clone();
         async move {
+            let mut request = match request {
+                Ok(request) => request,
+                Err(e) => return Ok::<_, Infallible>(text_reply(e.status(), e.to_string())),
+            };
             request.path = normalise(&request.path);
             let (route, method, started) = (route_label(&request.path), request.method.clone(), Instant::now());
             let response = handle(&ctx, request).await;

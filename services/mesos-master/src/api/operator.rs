@@ -391,6 +391,9 @@ fn operator_api(ctx: &Context, request: &Request) -> Response {
             return text_reply(StatusCode::NOT_ACCEPTABLE, "Expecting 'Accept' to allow application/json");
         }
     }
+    if let Err(e) = common::http::check_json_bounds(&request.body) {
+        return text_reply(StatusCode::BAD_REQUEST, format!("Failed to parse body into JSON: {e}"));
+    }
     let call: Value = match serde_json::from_slice(&request.body) {
         Ok(v) => v,
         Err(e) => return text_reply(StatusCode::BAD_REQUEST, format!("Failed to parse body into JSON: {e}")),

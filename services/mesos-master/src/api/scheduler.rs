@@ -29,6 +29,9 @@ pub async fn handle(ctx: &Context, request: Request, principal: Option<&str>) ->
             format!("Expecting 'Content-Type' of application/json or application/x-protobuf; got '{content_type}'"),
         );
     }
+    if let Err(e) = common::http::check_json_bounds(&request.body) {
+        return text_reply(StatusCode::BAD_REQUEST, format!("Failed to parse body into JSON: {e}"));
+    }
     let value: serde_json::Value = match serde_json::from_slice(&request.body) {
         Ok(v) => v,
         Err(e) => return text_reply(StatusCode::BAD_REQUEST, format!("Failed to parse body into JSON: {e}")),
