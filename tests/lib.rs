@@ -291,7 +291,8 @@ pub mod hollow {
     //! - anything else: TASK_FINISHED.
     //!
     //! Tasks are told apart by task id alone, so ids must be unique across frameworks (Marathon's are).
-    //! Many can run in one process (one tokio task each), which makes it a cluster simulator too.
+    //! Many can run in one process (one tokio task each, sharing one client through
+    //! [`HollowAgent::start_with`]), which makes it the cluster simulator of `mesos-bench` too.
 
     use common::agent_link::{AgentCall, AgentEvent, AgentInfo, RunningTask, PATH};
     use common::mesos::{FrameworkInfo, Id, TaskInfo, TaskState, TaskStatus};
@@ -343,6 +344,12 @@ pub mod hollow {
         /// Starts an agent advertising `resources` (text form) that registers with the first master of
         /// `masters` (`host:port`) that takes it.
         pub fn start(masters: &[String], resources: &str) -> HollowAgent {
+            HollowAgent::start_with(&client(), masters, resources)
+        }
+
+        /// Like [`HollowAgent::start`], sharing `client` (see [`client`]): a simulator of thousands of agents
+        /// uses one client, so update calls reuse a common pool of connections.
+        pub fn start_with(client: &reqwest::Client, masters: &[String], resources: &str) -> HollowAgent {
             let info = AgentInfo {
                 hostname: "127.0.0.1".into(),
                 ip: "127.0.0.1".into(),
@@ -355,7 +362,7 @@ pub mod hollow {
             };
             let shared = Arc::new(Mutex::new(Shared::default()));
             let wake = Arc::new(Notify::new());
-            let task = tokio::spawn(run(masters.to_vec(), info, shared.clone(), wake.clone()));
+            let task = tokio::spawn(run(client.clone(), masters.to_vec(), info, shared.clone(), wake.clone()));
             HollowAgent { shared, wake, task }
         }
 
@@ -408,6 +415,11 @@ pub mod hollow {
             self.with(|s| s.tasks.values().map(|t| t.pending.len()).sum())
         }
 
+        /// How many of its tasks are in `state` (as generated, acknowledged or not).
+        pub fn tasks_in(&self, state: TaskState) -> usize {
+            self.with(|s| s.tasks.values().filter(|t| t.state == state).count())
+        }
+
         /// Frameworks the master told it to shut down.
         pub fn shutdowns(&self) -> Vec<String> {
             self.with(|s| s.shutdowns.clone())
@@ -421,13 +433,13 @@ pub mod hollow {
         /// Closes the link and stops re-registering (a crashed or partitioned agent).
         pub fn disconnect(&self) {
             self.with(|s| s.paused = true);
-            self.wake.notify_waiters();
+            self.wake.notify_one();
         }
 
         /// Re-registers (with its id and live tasks) after [`HollowAgent::disconnect`].
         pub fn reconnect(&self) {
             self.with(|s| s.paused = false);
-            self.wake.notify_waiters();
+            self.wake.notify_one();
         }
     }
 
@@ -445,9 +457,18 @@ pub mod hollow {
         Failed,
     }
 
-    async fn run(masters: Vec<String>, info: AgentInfo, shared: Arc<Mutex<Shared>>, wake: Arc<Notify>) {
-        let client =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
+    /// An HTTP client for hollow agents: no redirects followed (a standby's 307 is handled by hand).
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client")
+    }
+
+    async fn run(
+        client: reqwest::Client,
+        masters: Vec<String>,
+        info: AgentInfo,
+        shared: Arc<Mutex<Shared>>,
+        wake: Arc<Notify>,
+    ) {
         let mut next = 0;
         let mut target = masters[0].clone();
         loop {
@@ -506,8 +527,16 @@ pub mod hollow {
             return Ended::Failed;
         };
         let mut decoder = Decoder::new(64 * 1024 * 1024);
-        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        // Event driven: updates go out as soon as they are queued; the only timer is the retry of the
+        // earliest unacknowledged update, so thousands of idle agents cost nothing.
+        let mut retry_at: Option<Instant> = None;
         loop {
+            let retry = async move {
+                match retry_at {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 chunk = response.chunk() => {
                     let Ok(Some(bytes)) = chunk else { break };
@@ -518,24 +547,30 @@ pub mod hollow {
                         }
                     }
                 }
-                _ = tick.tick() => {}
+                _ = retry => {}
                 _ = wake.notified() => {}
             }
             if shared.lock().expect("lock").paused {
                 break;
             }
-            send_due(client, &base, &stream_id, shared).await;
+            retry_at = send_due(client, &base, &stream_id, shared).await;
         }
         shared.lock().expect("lock").connected = false;
         Ended::Failed
     }
 
-    /// Sends the head update of every task that is due (never sent, or sent more than [`RETRY`] ago).
-    async fn send_due(client: &reqwest::Client, base: &str, stream_id: &str, shared: &Arc<Mutex<Shared>>) {
+    /// Sends, concurrently, the head update of every task that is due (never sent, or sent more than
+    /// [`RETRY`] ago); returns when the earliest update still in flight is due again.
+    async fn send_due(
+        client: &reqwest::Client,
+        base: &str,
+        stream_id: &str,
+        shared: &Arc<Mutex<Shared>>,
+    ) -> Option<Instant> {
         let due: Vec<(String, Id, TaskStatus)> = {
             let s = shared.lock().expect("lock");
             if !s.connected {
-                return;
+                return None;
             }
             s.tasks
                 .iter()
@@ -543,21 +578,29 @@ pub mod hollow {
                 .filter_map(|(id, t)| Some((id.clone(), t.framework.id.clone()?, t.pending.front()?.clone())))
                 .collect()
         };
-        for (task_id, framework_id, status) in due {
-            let sent = client
-                .post(format!("{base}{PATH}"))
+        let url = format!("{base}{PATH}");
+        let sends = due.into_iter().map(|(task_id, framework_id, status)| {
+            let request = client
+                .post(&url)
                 .header("Mesos-Stream-Id", stream_id)
                 .json(&AgentCall::Update { framework_id, status })
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if sent {
-                if let Some(task) = shared.lock().expect("lock").tasks.get_mut(&task_id) {
-                    task.sent_at = Some(Instant::now());
-                }
+                .timeout(Duration::from_secs(5));
+            async move { (task_id, request.send().await.is_ok_and(|r| r.status().is_success())) }
+        });
+        let results = futures::future::join_all(sends).await;
+        let mut s = shared.lock().expect("lock");
+        for (task_id, sent) in results {
+            if let Some(task) = s.tasks.get_mut(&task_id).filter(|_| sent) {
+                task.sent_at = Some(Instant::now());
             }
         }
+        // A failed send is retried after RETRY too (its sent_at stays unset only until then).
+        let failed_retry = Instant::now() + RETRY;
+        s.tasks
+            .values()
+            .filter(|t| !t.pending.is_empty())
+            .map(|t| t.sent_at.map_or(failed_retry, |at| at + RETRY))
+            .min()
     }
 
     fn on_event(shared: &Arc<Mutex<Shared>>, event: AgentEvent) {
@@ -1045,4 +1088,32 @@ pub fn start_agent_with(
     ];
     env.extend_from_slice(extra);
     (Process::start(name, &binary("mesos-agent"), &[], &env, logs.path()), agent_port)
+}
+
+/// Starts a Marathon named `name` on a free loopback port following `zk_mesos` (its state under `zk_marathon`),
+/// with `extra` arguments, and waits until it has registered with Mesos when `wait` is set; returns the
+/// process and its HTTP port.
+pub async fn start_marathon(
+    name: &str,
+    zk_mesos: &str,
+    zk_marathon: &str,
+    extra: &[&str],
+    wait: bool,
+    logs: &ScratchDir,
+) -> (Process, u16) {
+    let port = free_port();
+    let http_port = port.to_string();
+    let mut args =
+        vec!["--master", zk_mesos, "--zk", zk_marathon, "--http_port", &http_port, "--hostname", "127.0.0.1"];
+    args.extend_from_slice(extra);
+    let process = Process::start(name, &binary("marathon"), &args, &[], logs.path());
+    if wait {
+        let info = format!("http://127.0.0.1:{port}/v2/info");
+        wait_for(Duration::from_secs(30), "Marathon to register with Mesos", || {
+            let info = info.clone();
+            async move { get_json(&info).await.filter(|i| i["frameworkId"].is_string()).map(|_| ()) }
+        })
+        .await;
+    }
+    (process, port)
 }

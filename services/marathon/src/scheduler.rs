@@ -11,7 +11,7 @@ use crate::flags::Config;
 use crate::scheduling::{self, LaunchRequest, MatchConfig, PlacementIndex};
 use crate::store::{Category, Store};
 use common::mesos::scheduler::{Acknowledge, Call, CallType, Decline, Kill, Reconcile, ReconcileTask, Roles};
-use common::mesos::{Filters, Id, Offer, Operation};
+use common::mesos::{Filters, Id, Offer, Operation, TaskStatus};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +20,9 @@ use tokio::sync::{broadcast, mpsc, oneshot, Notify};
 /// A batch of writes and where to report that it is stored.
 type Batch = (Vec<Write>, oneshot::Sender<Result<(), String>>);
 
-/// Ordered persistence: writes are applied one batch at a time, in submission order.
+/// Ordered persistence: batches are applied in submission order. Whatever queued up while a batch was being
+/// written goes next as one batch, pipelined to ZooKeeper in [`stages`], so a burst of task updates costs a few
+/// round trips (and fsyncs) instead of one each.
 #[derive(Clone)]
 pub struct Persister {
     tx: mpsc::UnboundedSender<Batch>,
@@ -31,15 +33,24 @@ impl Persister {
     pub fn start(store: Arc<Store>, max_versions: usize) -> Persister {
         let (tx, mut rx) = mpsc::unbounded_channel::<Batch>();
         tokio::spawn(async move {
-            while let Some((writes, done)) = rx.recv().await {
+            while let Some(first) = rx.recv().await {
+                let (mut writes, mut waiting) = (first.0, vec![first.1]);
+                while let Ok((more, done)) = rx.try_recv() {
+                    writes.extend(more);
+                    waiting.push(done);
+                }
                 let mut result = Ok(());
-                for write in writes {
-                    if let Err(e) = apply(&store, write, max_versions).await {
+                for stage in stages(writes) {
+                    let applied =
+                        futures::future::join_all(stage.into_iter().map(|w| apply(&store, w, max_versions))).await;
+                    for e in applied.into_iter().filter_map(Result::err) {
                         tracing::error!(error = %e, "cannot persist state to ZooKeeper");
                         result = Err(e.to_string());
                     }
                 }
-                let _ = done.send(result);
+                for done in waiting {
+                    let _ = done.send(result.clone());
+                }
             }
         });
         Persister { tx }
@@ -54,6 +65,42 @@ impl Persister {
         self.tx.send((writes, done)).map_err(|_| "persister stopped".to_string())?;
         wait.await.map_err(|_| "persister stopped".to_string())?
     }
+}
+
+/// Splits writes (in order) into stages run one after another; the writes within a stage may run
+/// concurrently. Task records (the bulk) share a stage, only the last write of each task kept (its final
+/// state is what counts); any other write is a stage of its own, keeping its place in the order.
+fn stages(writes: Vec<Write>) -> Vec<Vec<Write>> {
+    let mut out: Vec<Vec<Write>> = Vec::new();
+    let mut tasks: Vec<Write> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for write in writes {
+        let key = match &write {
+            Write::Instance(instance) => Some(instance.task_id.clone()),
+            Write::DeleteInstance(id) => Some(id.clone()),
+            _ => None,
+        };
+        match key {
+            Some(key) => match index.get(&key) {
+                Some(&at) => tasks[at] = write,
+                None => {
+                    index.insert(key, tasks.len());
+                    tasks.push(write);
+                }
+            },
+            None => {
+                if !tasks.is_empty() {
+                    out.push(std::mem::take(&mut tasks));
+                    index.clear();
+                }
+                out.push(vec![write]);
+            }
+        }
+    }
+    if !tasks.is_empty() {
+        out.push(tasks);
+    }
+    out
 }
 
 async fn apply(store: &Store, write: Write, max_versions: usize) -> Result<(), crate::store::StoreError> {
@@ -192,7 +239,14 @@ impl Scheduler {
         loop {
             tokio::select! {
                 event = rx.recv() => match event {
-                    Some(event) => self.on_driver_event(event, &mut suppressed).await,
+                    Some(event) => {
+                        // Everything already queued is handled together: task updates in one batch.
+                        let mut events = vec![event];
+                        while let Ok(more) = rx.try_recv() {
+                            events.push(more);
+                        }
+                        self.on_driver_events(events, &mut suppressed).await;
+                    }
                     None => return,
                 },
                 _ = tick.tick() => {}
@@ -204,6 +258,23 @@ impl Scheduler {
             }
             self.converge_all(&mut suppressed).await;
         }
+    }
+
+    /// Handles events in order; runs of task status updates go through [`Scheduler::on_updates`] together.
+    async fn on_driver_events(&self, events: Vec<DriverEvent>, suppressed: &mut bool) {
+        let mut updates = Vec::new();
+        for event in events {
+            match event {
+                DriverEvent::Event(event) if event.offers.is_none() && event.update.is_some() => {
+                    updates.extend(event.update.map(|u| u.status))
+                }
+                other => {
+                    self.on_updates(std::mem::take(&mut updates)).await;
+                    self.on_driver_event(other, suppressed).await;
+                }
+            }
+        }
+        self.on_updates(updates).await;
     }
 
     async fn on_driver_event(&self, event: DriverEvent, suppressed: &mut bool) {
@@ -230,26 +301,40 @@ impl Scheduler {
                 if let Some(offers) = event.offers {
                     self.on_offers(offers.offers).await;
                 } else if let Some(update) = event.update {
-                    let status = update.status;
-                    {
-                        let mut core = self.core.lock().expect("core lock");
-                        self.metrics.on_status(&core, &status, crate::app::Timestamp::now());
-                        core.on_status(&status, chrono::Utc::now().timestamp_millis());
-                        core.advance_deployments();
-                    }
-                    if let Err(e) = self.commit().await {
-                        // Not acknowledged: Mesos will resend the update.
-                        tracing::error!(error = %e, "status update not persisted; not acknowledging it");
-                        return;
-                    }
-                    if let (Some(uuid), Some(agent_id)) = (status.uuid.clone(), status.agent_id.clone()) {
-                        let mut call = Call::new(CallType::Acknowledge, None);
-                        call.acknowledge = Some(Acknowledge { agent_id, task_id: status.task_id.clone(), uuid });
-                        if let Err(e) = self.driver.call(call).await {
-                            tracing::warn!(error = %e, "acknowledge failed");
-                        }
-                    }
+                    self.on_updates(vec![update.status]).await;
                 }
+            }
+        }
+    }
+
+    /// Applies task status updates, persists them (one commit), then acknowledges them (concurrently).
+    async fn on_updates(&self, statuses: Vec<TaskStatus>) {
+        if statuses.is_empty() {
+            return;
+        }
+        {
+            let mut core = self.core.lock().expect("core lock");
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            for status in &statuses {
+                self.metrics.on_status(&core, status, crate::app::Timestamp::now());
+                core.on_status(status, now_ms);
+            }
+            core.advance_deployments();
+        }
+        if let Err(e) = self.commit().await {
+            // Not acknowledged: Mesos will resend the updates.
+            tracing::error!(error = %e, "status updates not persisted; not acknowledging them");
+            return;
+        }
+        let acks = statuses.into_iter().filter_map(|status| {
+            let (uuid, agent_id) = (status.uuid?, status.agent_id?);
+            let mut call = Call::new(CallType::Acknowledge, None);
+            call.acknowledge = Some(Acknowledge { agent_id, task_id: status.task_id, uuid });
+            Some(self.driver.call(call))
+        });
+        for result in futures::future::join_all(acks).await {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "acknowledge failed");
             }
         }
     }
@@ -527,5 +612,69 @@ impl Scheduler {
                 tracing::debug!(error = %e, "decline failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A task record write; `agent` tells versions of the same task apart.
+    fn task(id: &str, agent: &str) -> Write {
+        Write::Instance(Box::new(Instance {
+            task_id: id.into(),
+            app_id: PathId::parse("/a"),
+            version: crate::core::now(),
+            agent_id: agent.into(),
+            host: "h".into(),
+            ports: Vec::new(),
+            service_ports: Vec::new(),
+            state: None,
+            staged_at: crate::core::now(),
+            started_at: None,
+            ip_addresses: Vec::new(),
+            healthy: None,
+            killing: false,
+            health: Vec::new(),
+        }))
+    }
+
+    fn describe(stages: &[Vec<Write>]) -> Vec<Vec<String>> {
+        stages
+            .iter()
+            .map(|stage| {
+                stage
+                    .iter()
+                    .map(|w| match w {
+                        Write::Instance(i) => format!("put {} {}", i.task_id, i.agent_id),
+                        Write::DeleteInstance(id) => format!("delete {id}"),
+                        Write::DeleteApp(id) => format!("delete app {id}"),
+                        _ => "other".into(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn task_writes_are_coalesced_between_ordered_barriers() {
+        let writes = vec![
+            task("t1", "v1"),
+            task("t2", "v1"),
+            task("t1", "v2"),
+            Write::DeleteApp(PathId::parse("/a")),
+            task("t2", "v3"),
+            Write::DeleteInstance("t2".into()),
+            Write::DeleteInstance("t3".into()),
+        ];
+        assert_eq!(
+            describe(&stages(writes)),
+            vec![
+                vec!["put t1 v2".to_string(), "put t2 v1".into()],
+                vec!["delete app /a".into()],
+                vec!["delete t2".into(), "delete t3".into()],
+            ]
+        );
+        assert!(stages(Vec::new()).is_empty());
     }
 }

@@ -1,0 +1,234 @@
+//! The processes a scenario needs, all on loopback with free ports and killed on drop: ZooKeeper (Debian's
+//! package, through the test harness), masters, Marathons, real agents, and fleets of hollow agents.
+
+use common::mesos::TaskState;
+use integration_tests::hollow::HollowAgent;
+use integration_tests::{
+    binary, free_port, get_json, start_agent_with, start_marathon, wait_for, Process, ScratchDir, ZooKeeper,
+};
+use std::time::{Duration, Instant};
+
+/// Raises this process's open-file limit as far as allowed (hard limit raised too when privileged), so
+/// thousands of agent links fit; children (master, Marathon) inherit it. Returns the soft limit in force.
+pub fn raise_fd_limit(wanted: u64) -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        let raised = libc::rlimit { rlim_cur: wanted.max(limit.rlim_cur), rlim_max: wanted.max(limit.rlim_max) };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+            let soft = libc::rlimit { rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &soft);
+        }
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+    }
+    limit.rlim_cur
+}
+
+/// Whether the roles log at INFO (`MESOS_BENCH_VERBOSE=1`) instead of WARNING, for looking into a run.
+fn verbose() -> bool {
+    std::env::var("MESOS_BENCH_VERBOSE").is_ok_and(|v| v == "1")
+}
+
+/// Resident set size of a process in bytes (`VmRSS` of `/proc/<pid>/status`), 0 when it is gone.
+pub fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|status| parse_vm_rss(&status)).unwrap_or(0)
+}
+
+/// `VmRSS:   1234 kB` → bytes.
+pub fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A started master: its process and `127.0.0.1:<port>`.
+pub struct Master {
+    /// The process.
+    pub process: Process,
+    /// `127.0.0.1:<port>`.
+    pub address: String,
+    /// When it was spawned.
+    pub started: Instant,
+}
+
+/// A started Marathon.
+pub struct Marathon {
+    /// The process.
+    pub process: Process,
+    /// HTTP port on 127.0.0.1.
+    pub port: u16,
+    /// When it was spawned.
+    pub started: Instant,
+}
+
+impl Marathon {
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// ZooKeeper plus whatever a scenario adds; everything is killed on drop.
+pub struct Cluster {
+    /// Log directory of every process.
+    pub logs: ScratchDir,
+    /// Masters, in start order.
+    pub masters: Vec<Master>,
+    /// Marathons, in start order.
+    pub marathons: Vec<Marathon>,
+    /// Real agents and their work dirs.
+    pub agents: Vec<(Process, ScratchDir)>,
+    /// The hollow fleet.
+    pub hollow: Vec<HollowAgent>,
+    /// The ZooKeeper server (dropped last).
+    pub zk: ZooKeeper,
+    client: reqwest::Client,
+}
+
+impl Cluster {
+    /// Starts ZooKeeper.
+    pub async fn start(name: &str) -> Cluster {
+        let zk = ZooKeeper::start().await;
+        Cluster {
+            logs: ScratchDir::new(&format!("bench-{name}")),
+            masters: Vec::new(),
+            marathons: Vec::new(),
+            agents: Vec::new(),
+            hollow: Vec::new(),
+            zk,
+            client: integration_tests::hollow::client(),
+        }
+    }
+
+    /// Every master's `host:port`.
+    pub fn master_addresses(&self) -> Vec<String> {
+        self.masters.iter().map(|m| m.address.clone()).collect()
+    }
+
+    /// Starts a master contending in ZooKeeper (in-memory registry) without waiting for it.
+    pub fn add_master(&mut self) -> &Master {
+        let port = free_port().to_string();
+        let zk = self.zk.url("/mesos");
+        let env = [
+            ("MESOS_IP", "127.0.0.1"),
+            ("MESOS_HOSTNAME", "127.0.0.1"),
+            ("MESOS_PORT", port.as_str()),
+            ("MESOS_REGISTRY", "in_memory"),
+            ("MESOS_ZK", zk.as_str()),
+            ("MESOS_ZK_SESSION_TIMEOUT", "3secs"),
+            ("MESOS_LOGGING_LEVEL", if verbose() { "INFO" } else { "WARNING" }),
+        ];
+        let name = format!("master-{}", self.masters.len() + 1);
+        let started = Instant::now();
+        let process = Process::start(&name, &binary("mesos-master"), &[], &env, self.logs.path());
+        self.masters.push(Master { process, address: format!("127.0.0.1:{port}"), started });
+        self.masters.last().expect("just pushed")
+    }
+
+    /// The `host:port` of the master whose metrics say it is elected, once one is (within `timeout`).
+    pub async fn leading_master(&self, timeout: Duration) -> String {
+        let addresses = self.master_addresses();
+        wait_for(timeout, "a leading master", || {
+            let addresses = addresses.clone();
+            async move {
+                for address in addresses {
+                    let metrics = get_json(&format!("http://{address}/metrics/snapshot")).await;
+                    if metrics.is_some_and(|m| m["master/elected"] == 1.0) {
+                        return Some(address);
+                    }
+                }
+                None
+            }
+        })
+        .await
+    }
+
+    /// Starts a Marathon (HA on, so several elect a leader) following the masters through ZooKeeper, without
+    /// waiting for it.
+    pub async fn add_marathon(&mut self) -> &Marathon {
+        let (master, zk) = (self.zk.url("/mesos"), self.zk.url("/marathon"));
+        let name = format!("marathon-{}", self.marathons.len() + 1);
+        let level = if verbose() { "info" } else { "warn" };
+        let extra = ["--zk_session_timeout", "3000", "--logging_level", level];
+        let started = Instant::now();
+        let (process, port) = start_marathon(&name, &master, &zk, &extra, false, &self.logs).await;
+        self.marathons.push(Marathon { process, port, started });
+        self.marathons.last().expect("just pushed")
+    }
+
+    /// Waits until Marathon `index` has a framework id (registered with the leading master).
+    pub async fn marathon_registered(&self, index: usize, timeout: Duration) {
+        let info = self.marathons[index].url("/v2/info");
+        wait_for(timeout, "Marathon to register with Mesos", || {
+            let info = info.clone();
+            async move { get_json(&info).await.filter(|i| i["frameworkId"].is_string()).map(|_| ()) }
+        })
+        .await;
+    }
+
+    /// Starts a real agent (release `mesos-agent`) with `resources`, plus `extra` environment (e.g.
+    /// `MESOS_CONTAINERIZERS`); returns its HTTP port.
+    pub fn add_agent(&mut self, resources: &str, extra: &[(&str, &str)]) -> u16 {
+        let work = ScratchDir::new("bench-agent");
+        let name = format!("agent-{}", self.agents.len() + 1);
+        let zk = self.zk.url("/mesos");
+        let (process, port) = start_agent_with(&name, &zk, resources, &work, &self.logs, extra);
+        self.agents.push((process, work));
+        port
+    }
+
+    /// Starts `count` hollow agents offering `resources`, sharing one HTTP client.
+    pub fn add_hollow(&mut self, count: usize, resources: &str) {
+        let masters = self.master_addresses();
+        for _ in 0..count {
+            self.hollow.push(HollowAgent::start_with(&self.client, &masters, resources));
+        }
+    }
+
+    /// Waits until the leading master counts `count` active agents; returns how long that took.
+    pub async fn agents_active(&self, count: usize, timeout: Duration) -> Duration {
+        let since = Instant::now();
+        let leader = self.leading_master(timeout).await;
+        let url = format!("http://{leader}/metrics/snapshot");
+        wait_for(timeout, "the agents to register", || {
+            let url = url.clone();
+            async move {
+                let metrics = get_json(&url).await?;
+                (metrics["master/slaves_active"].as_f64()? as usize >= count).then_some(())
+            }
+        })
+        .await;
+        since.elapsed()
+    }
+
+    /// Tasks the hollow fleet has in `state`.
+    pub fn hollow_tasks_in(&self, state: TaskState) -> usize {
+        self.hollow.iter().map(|a| a.tasks_in(state)).sum()
+    }
+}
+
+impl Drop for Cluster {
+    /// Keeps the processes' logs (in `$TMPDIR/mesos-bench-logs/<scenario>/`) for a look after the run.
+    fn drop(&mut self) {
+        let name = self.logs.path().file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let scenario = name.split('-').nth(4).unwrap_or("run");
+        let keep = std::env::temp_dir().join("mesos-bench-logs").join(scenario);
+        let _ = std::fs::create_dir_all(&keep);
+        for entry in std::fs::read_dir(self.logs.path()).into_iter().flatten().flatten() {
+            let _ = std::fs::copy(entry.path(), keep.join(entry.file_name()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vm_rss_is_read_in_bytes() {
+        let status = "Name:\tmesos-master\nVmPeak:\t  9000 kB\nVmRSS:\t    5120 kB\nThreads:\t4\n";
+        assert_eq!(parse_vm_rss(status), Some(5120 * 1024));
+        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+    }
+}
