@@ -365,6 +365,7 @@ impl Scheduler {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let (kills, wants_offers, revive) = {
             let mut core = self.core.lock().expect("core lock");
+            core.expire_unreachable(now_ms);
             let revive = std::mem::take(&mut core.revive);
             let mut kills = std::mem::take(&mut core.kills);
             let mut wants = false;
@@ -572,6 +573,7 @@ impl Scheduler {
                         healthy: None,
                         killing: false,
                         health: Vec::new(),
+                        unreachable: None,
                     };
                     placements.add(&instance, &offer);
                     core.add_instance(instance);

@@ -153,6 +153,7 @@ mod tests {
             healthy: None,
             killing: false,
             health: Vec::new(),
+            unreachable: None,
         }
     }
 

@@ -41,14 +41,32 @@ pub struct Instance {
     /// Results of Marathon-run health checks, one per check of the app.
     #[serde(default)]
     pub health: Vec<crate::health::HealthResult>,
+    /// Since when the task is TASK_UNREACHABLE, and whether the app's `unreachableStrategy` has made it
+    /// inactive yet (`None` while reachable).
+    #[serde(default)]
+    pub unreachable: Option<Unreachable>,
+}
+
+/// An unreachable task's progress through the app's `unreachableStrategy`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Unreachable {
+    /// When the task was first reported TASK_UNREACHABLE (epoch milliseconds).
+    pub since_ms: i64,
+    /// Unreachable for `inactiveAfterSeconds`: no longer counted, a replacement is launched.
+    pub inactive: bool,
 }
 
 impl Instance {
-    /// Still counts towards the app's instances: not terminal and not unreachable. An unreachable task is
-    /// replaced at once (the 1.4.9+ default `unreachableStrategy.inactiveAfterSeconds` is 0); if it comes back
-    /// it is killed as surplus.
+    /// Still counts towards the app's instances: not terminal, and not unreachable for longer than the app's
+    /// `unreachableStrategy.inactiveAfterSeconds` (see [`crate::core::Core::expire_unreachable`]); an
+    /// inactive task is replaced, and killed as surplus if it comes back.
     pub fn is_active(&self) -> bool {
-        !self.state.is_some_and(|s| s.is_terminal() || s == TaskState::TASK_UNREACHABLE)
+        match self.state {
+            Some(s) if s.is_terminal() => false,
+            // Recorded before the strategy was tracked: inactive, as all unreachable tasks were then.
+            Some(TaskState::TASK_UNREACHABLE) => !self.unreachable.is_none_or(|u| u.inactive),
+            _ => true,
+        }
     }
 
     /// Running per Mesos.

@@ -11,10 +11,12 @@ pub mod deployment;
 pub mod instance;
 pub mod text;
 
-use crate::app::{app_json, with_app_info, ApiError, AppDefinition, AppInfoExtras, PathId, TaskCounts, Timestamp};
+use crate::app::{
+    app_json, with_app_info, ApiError, AppDefinition, AppInfoExtras, PathId, TaskCounts, Timestamp, UnreachableStrategy,
+};
 use common::mesos::{TaskState, TaskStatus};
 use deployment::{ActionKind, Deployment};
-use instance::Instance;
+use instance::{Instance, Unreachable};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -454,6 +456,11 @@ impl Core {
         let ts = now();
         let was_unreachable = task.state == Some(TaskState::TASK_UNREACHABLE);
         task.apply(status, ts);
+        if status.state != TaskState::TASK_UNREACHABLE {
+            task.unreachable = None;
+        } else if !was_unreachable {
+            task.unreachable = Some(Unreachable { since_ms: now_ms, inactive: false });
+        }
         let app_id = task.app_id.clone();
         let snapshot = task.clone();
         self.events.push(event(
@@ -519,6 +526,36 @@ impl Core {
             self.writes.push(Write::DeleteInstance(task_id));
         } else if let Some(task) = self.instances.get(&task_id) {
             self.writes.push(Write::Instance(Box::new(task.clone())));
+        }
+        self.expire_unreachable(now_ms);
+    }
+
+    /// Applies each app's `unreachableStrategy` to its unreachable tasks: unreachable for
+    /// `inactiveAfterSeconds`, a task stops counting (a replacement is launched); for `expungeAfterSeconds`,
+    /// it is forgotten (and killed as unknown if it comes back). Run on status updates and scheduler ticks.
+    pub fn expire_unreachable(&mut self, now_ms: i64) {
+        let mut expunged = Vec::new();
+        for task in self.instances.values_mut() {
+            let (Some(unreachable), Some(app)) = (task.unreachable.as_mut(), self.apps.get(&task.app_id)) else {
+                continue;
+            };
+            let UnreachableStrategy::Enabled { inactive_after_seconds, expunge_after_seconds } =
+                app.unreachable_strategy
+            else {
+                continue;
+            };
+            let elapsed_ms = now_ms - unreachable.since_ms;
+            if elapsed_ms >= expunge_after_seconds.saturating_mul(1000) {
+                expunged.push(task.task_id.clone());
+            } else if !unreachable.inactive && elapsed_ms >= inactive_after_seconds.saturating_mul(1000) {
+                unreachable.inactive = true;
+                self.writes.push(Write::Instance(Box::new(task.clone())));
+            }
+        }
+        for task_id in expunged {
+            tracing::info!(task = %task_id, "expunging a task unreachable for longer than expungeAfterSeconds");
+            self.instances.remove(&task_id);
+            self.writes.push(Write::DeleteInstance(task_id));
         }
     }
 
@@ -702,6 +739,7 @@ mod tests {
             healthy: None,
             killing: false,
             health: vec![],
+            unreachable: None,
         });
     }
 
@@ -727,6 +765,56 @@ mod tests {
         changed.cmd = Some("exit 2".into());
         core.update_app(changed, true).unwrap();
         assert!(!core.delays.contains_key(&id));
+    }
+
+    #[test]
+    fn unreachable_tasks_follow_the_apps_unreachable_strategy() {
+        let mut core = Core::new((10000, 20000));
+        let app = parse_app(
+            br#"{"id": "patient", "cmd": "sleep 1", "unreachableStrategy": {"inactiveAfterSeconds": 10, "expungeAfterSeconds": 20}}"#,
+            &PathId::root(),
+        )
+        .unwrap();
+        core.create_app(app, false).unwrap();
+        let id = PathId::parse("/patient");
+        launched(&mut core, &id, "patient.1");
+        core.on_status(&status("patient.1", TaskState::TASK_RUNNING), 1_000);
+        core.on_status(&status("patient.1", TaskState::TASK_UNREACHABLE), 2_000);
+        core.expire_unreachable(11_999);
+        assert_eq!(core.queue_count(&id), 0, "still counted before inactiveAfterSeconds");
+        core.expire_unreachable(12_000);
+        assert_eq!(core.queue_count(&id), 1, "inactive: a replacement is wanted");
+        // Back before being replaced: it counts again and is kept.
+        core.on_status(&status("patient.1", TaskState::TASK_RUNNING), 13_000);
+        assert_eq!((core.queue_count(&id), core.kills.len()), (0, 0));
+        assert_eq!(core.instances["patient.1"].unreachable, None);
+        // Unreachable again, past expungeAfterSeconds: forgotten, and killed when it comes back.
+        core.on_status(&status("patient.1", TaskState::TASK_UNREACHABLE), 20_000);
+        core.expire_unreachable(40_000);
+        assert!(!core.instances.contains_key("patient.1"));
+        core.on_status(&status("patient.1", TaskState::TASK_RUNNING), 41_000);
+        assert_eq!(core.kills, vec![("patient.1".to_string(), "a1".to_string())]);
+    }
+
+    #[test]
+    fn the_default_unreachable_strategy_replaces_at_once_and_disabled_never() {
+        let mut core = Core::new((10000, 20000));
+        for body in [
+            &br#"{"id": "eager", "cmd": "sleep 1"}"#[..],
+            br#"{"id": "stays", "cmd": "sleep 1", "unreachableStrategy": "disabled"}"#,
+        ] {
+            core.create_app(parse_app(body, &PathId::root()).unwrap(), false).unwrap();
+        }
+        let (eager, stays) = (PathId::parse("/eager"), PathId::parse("/stays"));
+        launched(&mut core, &eager, "eager.1");
+        launched(&mut core, &stays, "stays.1");
+        core.on_status(&status("eager.1", TaskState::TASK_UNREACHABLE), 1_000);
+        core.on_status(&status("stays.1", TaskState::TASK_UNREACHABLE), 1_000);
+        core.expire_unreachable(1_000_000);
+        assert_eq!(core.queue_count(&eager), 1);
+        assert!(!core.instances.contains_key("eager.1"), "expunged at once");
+        assert_eq!(core.queue_count(&stays), 0);
+        assert!(core.instances.contains_key("stays.1"));
     }
 
     #[test]
