@@ -638,6 +638,7 @@ mod tests {
             healthy: None,
             killing: false,
             health: Vec::new(),
+            unreachable: None,
         }))
     }
 
