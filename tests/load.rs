@@ -6,7 +6,7 @@
 //! writes); the `load-test` binary prints it, and a short variant runs in the test suite.
 
 use crate::hollow::HollowAgent;
-use crate::{binary, free_port, get_json, start_leading_master, wait_for, Process, ScratchDir, ZooKeeper};
+use crate::{get_json, start_leading_master, wait_for, Process, ScratchDir, ZooKeeper};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -150,23 +150,8 @@ impl Cluster {
         for agent in &hollow {
             agent.registered(1, Duration::from_secs(30)).await;
         }
-        let port = free_port();
-        let marathon_process = Process::start(
-            "marathon",
-            &binary("marathon"),
-            &[
-                "--master",
-                &zk_mesos,
-                "--zk",
-                &zk.url("/marathon"),
-                "--http_port",
-                &port.to_string(),
-                "--hostname",
-                "127.0.0.1",
-            ],
-            &[],
-            logs.path(),
-        );
+        let (marathon_process, port) =
+            crate::start_marathon("marathon", &zk_mesos, &zk.url("/marathon"), &[], false, &logs).await;
         let marathon = format!("127.0.0.1:{port}");
         wait_for(Duration::from_secs(60), "marathon to register with Mesos", || {
             let url = format!("http://{marathon}/v2/info");

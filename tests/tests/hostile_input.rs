@@ -3,7 +3,7 @@
 //! escapes and absurd query strings, garbage and oversized headers (400/431), an invalid Marathon app (422). Each
 //! role must answer with the upstream-like status and keep serving.
 
-use integration_tests::{binary, free_port, get_json, wait_for, Process, ScratchDir, ZooKeeper};
+use integration_tests::{get_json, wait_for, ScratchDir, ZooKeeper};
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -79,23 +79,8 @@ async fn every_role_refuses_hostile_input_and_keeps_serving() {
     let master_port: u16 = master.rsplit(':').next().and_then(|p| p.parse().ok()).expect("master port");
     let (_agent, agent_port) =
         integration_tests::start_agent("agent", &zk_mesos, "cpus:1;mem:256;ports:[31000-31099]", &work, &logs);
-    let marathon_port = free_port();
-    let _marathon = Process::start(
-        "marathon",
-        &binary("marathon"),
-        &[
-            "--master",
-            &zk_mesos,
-            "--zk",
-            &zk.url("/marathon"),
-            "--http_port",
-            &marathon_port.to_string(),
-            "--hostname",
-            "127.0.0.1",
-        ],
-        &[],
-        logs.path(),
-    );
+    let (_marathon, marathon_port) =
+        integration_tests::start_marathon("marathon", &zk_mesos, &zk.url("/marathon"), &[], false, &logs).await;
     wait_for(Duration::from_secs(30), "the agent to register", || {
         let url = format!("http://{master}/master/slaves");
         async move { get_json(&url).await.filter(|s| s["slaves"].as_array().is_some_and(|a| !a.is_empty())) }

@@ -2,7 +2,7 @@
 //! complaints, and carry the key metrics with samples once an app has been launched through Marathon; a role
 //! given `MESOS_LOG_DIR` writes its log file there.
 
-use integration_tests::{binary, free_port, get_json, wait_for, Process, ScratchDir, ZooKeeper};
+use integration_tests::{get_json, wait_for, ScratchDir, ZooKeeper};
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -59,23 +59,8 @@ async fn every_role_serves_metrics_promtool_accepts() {
             .await;
     let resources = "cpus:2;mem:1024;disk:1000;ports:[31000-31099]";
     let (_agent, agent_port) = integration_tests::start_agent("agent", &zk_mesos, resources, &work, &logs);
-    let marathon_port = free_port();
-    let _marathon = Process::start(
-        "marathon",
-        &binary("marathon"),
-        &[
-            "--master",
-            &zk_mesos,
-            "--zk",
-            &zk.url("/marathon"),
-            "--http_port",
-            &marathon_port.to_string(),
-            "--hostname",
-            "127.0.0.1",
-        ],
-        &[],
-        logs.path(),
-    );
+    let (_marathon, marathon_port) =
+        integration_tests::start_marathon("marathon", &zk_mesos, &zk.url("/marathon"), &[], false, &logs).await;
     let marathon = format!("http://127.0.0.1:{marathon_port}");
     wait_for(Duration::from_secs(30), "Marathon to register with Mesos", || {
         let url = format!("{marathon}/v2/info");

@@ -87,23 +87,8 @@ async fn both_web_uis_drive_a_live_cluster() {
     let (work_a, work_b) = (ScratchDir::new("web-ui-agent-a"), ScratchDir::new("web-ui-agent-b"));
     let _agent_a = start_agent("agent-a", &zk_mesos, resources, &work_a, &logs);
     let _agent_b = start_agent("agent-b", &zk_mesos, resources, &work_b, &logs);
-    let marathon_port = free_port();
-    let _marathon = Process::start(
-        "marathon",
-        &binary("marathon"),
-        &[
-            "--master",
-            &zk_mesos,
-            "--zk",
-            &zk.url("/marathon"),
-            "--http_port",
-            &marathon_port.to_string(),
-            "--hostname",
-            "127.0.0.1",
-        ],
-        &[],
-        logs.path(),
-    );
+    let (_marathon, marathon_port) =
+        integration_tests::start_marathon("marathon", &zk_mesos, &zk.url("/marathon"), &[], false, &logs).await;
     let marathon = format!("http://127.0.0.1:{marathon_port}");
     wait_for(SECS(60), "two agents and marathon on the master", || async {
         let state = get_json(&format!("http://{leader}/master/state")).await?;
