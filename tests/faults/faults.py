@@ -629,7 +629,7 @@ def rolling_restart(s, watch, events):
         load.join()
     total = time.monotonic() - t0
     s.notes.append(f"{total:.0f} s for all 14 restarts; {load.writes} writes acknowledged, "
-                   f"{load.reads} reads, {load.errors} errors")
+                   f"{load.reads} reads, {load.errors} errors {load.error_kinds}")
     check(load.writes > 0, "no write was acknowledged under load")
     status, body = marathon("GET", f"/v2/apps{LOAD_APP}/versions")
     check(status == 200, f"versions of {LOAD_APP}: {status}")
@@ -655,6 +655,13 @@ class Load(threading.Thread):
         self.stopped = threading.Event()
         self.reads = self.writes = self.errors = self.last_seq = 0
         self.acknowledged = set()
+        self.error_kinds = {}
+
+    def failed(self, method, port, status):
+        """Counts a failed request by method, Marathon and status (None: no answer)."""
+        self.errors += 1
+        kind = f"{method} :{port} {status}"
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
     def run(self):
         ports = list(MARATHONS.values())
@@ -667,7 +674,7 @@ class Load(threading.Thread):
             if status == 200:
                 self.reads += 1
             else:
-                self.errors += 1
+                self.failed("GET", port, status)
             seq += 1
             status, body = http("PUT", f"http://127.0.0.1:{port}/v2/apps{LOAD_APP}?force=true",
                                 {"labels": {"seq": str(seq)}}, timeout=10)
@@ -676,7 +683,7 @@ class Load(threading.Thread):
                 self.last_seq = seq
                 self.acknowledged.add(body["version"])
             else:
-                self.errors += 1
+                self.failed("PUT", port, status)
             time.sleep(0.2)
 
 
