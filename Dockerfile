@@ -15,10 +15,14 @@ LABEL org.opencontainers.image.title="mesos-rs/mesos" \
 EXPOSE 5050 5051
 ENTRYPOINT ["/usr/sbin/mesos-master"]
 
+# Marathon keeps its state in ZooKeeper and needs no privilege: it runs as nobody (65534). The one directory it
+# may write besides /tmp is its log directory (`--log_dir /var/log/marathon`, or MARATHON_LOG_DIR), owned by it.
 FROM scratch AS marathon
 COPY dist/rootfs/ /
 COPY dist/marathon/ /
+RUN mkdir -p /var/log/marathon && busybox chown 65534:65534 /var/log/marathon
 ENV PATH=/usr/sbin:/usr/bin:/bin
+USER 65534:65534
 LABEL org.opencontainers.image.title="mesos-rs/marathon" \
       org.opencontainers.image.description="Marathon framework (REST API v2 on :8080)" \
       org.opencontainers.image.licenses="Apache-2.0"

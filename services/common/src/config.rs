@@ -489,6 +489,7 @@ fn join_dir_values(dir: &Path) -> Option<String> {
 }
 
 /// Parses a Mesos duration: a number followed by `ns`, `us`, `ms`, `secs`, `mins`, `hrs`, `days` or `weeks`.
+/// A duration longer than `Duration` holds (about 584 billion years) is invalid.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
@@ -505,7 +506,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "weeks" => number * 604800.0,
         _ => return None,
     };
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 /// A duration flag value deserialized from the Mesos duration text.
@@ -715,6 +716,14 @@ mod tests {
         assert_eq!(parse_duration("1.5secs"), Some(Duration::from_millis(1500)));
         assert_eq!(parse_duration("15"), None);
         assert_eq!(parse_duration("x"), None);
+    }
+
+    #[test]
+    fn durations_beyond_what_duration_holds_are_invalid_not_a_panic() {
+        assert_eq!(parse_duration("100000000000000000000secs"), None);
+        assert_eq!(parse_duration("999999999999999weeks"), None);
+        assert_eq!(parse_duration(&format!("{}secs", "9".repeat(400))), None);
+        assert_eq!(parse_duration("18446744073secs"), Some(Duration::from_secs(18_446_744_073)));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("recordio", recordio),
     ("config_flags", config_flags),
     ("query_string", query_string),
+    ("credentials", credentials),
 ];
 
 fn text(data: &[u8]) -> Option<&str> {
@@ -187,5 +188,21 @@ pub fn query_string(data: &[u8]) {
     let Some(text) = text(data) else { return };
     if let Ok(pairs) = common::http::parse_query(text) {
         assert!(pairs.iter().all(|(k, v)| k.len() <= text.len() && v.len() <= text.len()));
+    }
+}
+
+/// `Authorization` header values as every role reads them, credential files (`--credentials`, `--credential`),
+/// `user:password` flags, and the redaction of secrets in URLs: a header built from a parsed credential parses
+/// back to it.
+pub fn credentials(data: &[u8]) {
+    use common::auth::{parse_basic, parse_credential, parse_credentials, redact_urls, Credential};
+    let Some(text) = text(data) else { return };
+    let _ = parse_basic(text);
+    let _ = parse_credentials(text);
+    let _ = parse_credential(text);
+    let _ = redact_urls(text);
+    if let Ok(credential) = Credential::parse_user_password(text) {
+        let (principal, secret) = parse_basic(&credential.basic_header()).expect("own header parses");
+        assert_eq!((principal, secret), (credential.principal, credential.secret), "header round trip of {text:?}");
     }
 }
