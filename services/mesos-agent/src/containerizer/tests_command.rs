@@ -272,7 +272,15 @@ async fn command_recovery_reattaches_after_restart() {
     let running = second.running();
     assert_eq!(running.len(), 1);
     assert_eq!(running[0].pid, Some(pid));
-    let usage = second.usage().await;
+    // The task may still be exec'ing `sleep` (no resident pages for a moment on a loaded machine): poll.
+    let mut usage = second.usage().await;
+    for _ in 0..50 {
+        if usage.len() == 1 && usage[0].statistics.mem_rss_bytes.unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        usage = second.usage().await;
+    }
     assert_eq!(usage.len(), 1);
     assert!(usage[0].statistics.mem_rss_bytes.unwrap_or(0) > 0, "{usage:?}");
     assert_eq!(usage[0].statistics.mem_limit_bytes, 32 * 1024 * 1024);
