@@ -181,7 +181,7 @@ impl Scheduler {
             }
         }
         for instance in instances {
-            core.instances.insert(instance.task_id.clone(), instance);
+            core.insert_instance(instance);
         }
         for d in deployments {
             core.deployments.insert(d.id.clone(), d);
