@@ -83,7 +83,23 @@ pub struct Cluster {
     pub hollow: Vec<HollowAgent>,
     /// The ZooKeeper server (dropped last).
     pub zk: ZooKeeper,
-    client: reqwest::Client,
+    fleet_clients: Vec<reqwest::Client>,
+}
+
+/// HTTP/2 connections the hollow fleet shares (agents take them in turn).
+const FLEET_CONNECTIONS: usize = 8;
+
+/// A client for hollow agents that multiplexes every agent's link and updates over one HTTP/2 connection
+/// (cleartext, prior knowledge; the roles' servers speak both HTTP/1.1 and HTTP/2). Over HTTP/1.1 each agent
+/// held one connection for its event stream plus one per update in flight, so a fleet of thousands ran the
+/// master (and this process) out of file descriptors, which real agents, one per host, never do. No redirects
+/// are followed: a hollow agent handles a standby's 307 itself.
+fn fleet_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
 }
 
 impl Cluster {
@@ -97,7 +113,7 @@ impl Cluster {
             agents: Vec::new(),
             hollow: Vec::new(),
             zk,
-            client: integration_tests::hollow::client(),
+            fleet_clients: (0..FLEET_CONNECTIONS).map(|_| fleet_client()).collect(),
         }
     }
 
@@ -178,11 +194,12 @@ impl Cluster {
         port
     }
 
-    /// Starts `count` hollow agents offering `resources`, sharing one HTTP client.
+    /// Starts `count` hollow agents offering `resources`, sharing the fleet's HTTP/2 connections.
     pub fn add_hollow(&mut self, count: usize, resources: &str) {
         let masters = self.master_addresses();
         for _ in 0..count {
-            self.hollow.push(HollowAgent::start_with(&self.client, &masters, resources));
+            let client = &self.fleet_clients[self.hollow.len() % self.fleet_clients.len()];
+            self.hollow.push(HollowAgent::start_with(client, &masters, resources));
         }
     }
 

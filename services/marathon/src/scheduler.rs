@@ -12,10 +12,14 @@ use crate::scheduling::{self, LaunchRequest, MatchConfig, PlacementIndex};
 use crate::store::{Category, Store};
 use common::mesos::scheduler::{Acknowledge, Call, CallType, Decline, Kill, Reconcile, ReconcileTask, Roles};
 use common::mesos::{Filters, Id, Offer, Operation, TaskStatus};
+use futures::StreamExt;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+
+/// Calls in flight to the master at once when many go together (acknowledgements, kills).
+const CALL_CONCURRENCY: usize = 32;
 
 /// A batch of writes and where to report that it is stored.
 type Batch = (Vec<Write>, oneshot::Sender<Result<(), String>>);
@@ -330,13 +334,24 @@ impl Scheduler {
             let (uuid, agent_id) = (status.uuid?, status.agent_id?);
             let mut call = Call::new(CallType::Acknowledge, None);
             call.acknowledge = Some(Acknowledge { agent_id, task_id: status.task_id, uuid });
-            Some(self.driver.call(call))
+            Some(call)
         });
-        for result in futures::future::join_all(acks).await {
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "acknowledge failed");
-            }
+        let failed = self.call_all(acks).await;
+        if failed > 0 {
+            tracing::warn!(failed, "acknowledgements failed; the agents will resend those updates");
         }
+    }
+
+    /// Sends calls to the master, [`CALL_CONCURRENCY`] at a time over reused connections; returns how many
+    /// failed. Thousands at once (one connection each) ran the master out of file descriptors and into
+    /// timeouts, and every unacknowledged update comes back from its agent, which fed the storm.
+    async fn call_all(&self, calls: impl IntoIterator<Item = Call>) -> usize {
+        futures::stream::iter(calls)
+            .map(|call| self.driver.call(call))
+            .buffer_unordered(CALL_CONCURRENCY)
+            .filter(|result| std::future::ready(result.is_err()))
+            .count()
+            .await
     }
 
     /// Explicit reconciliation of every known task, then implicit.
@@ -400,12 +415,14 @@ impl Scheduler {
             (kills, wants, revive)
         };
         let _ = self.commit_quietly().await;
-        for (task_id, agent_id) in kills {
+        let kills = kills.into_iter().map(|(task_id, agent_id)| {
             let mut call = Call::new(CallType::Kill, None);
             call.kill = Some(Kill { task_id: Id::new(task_id), agent_id: Some(Id::new(agent_id)), kill_policy: None });
-            if let Err(e) = self.driver.call(call).await {
-                tracing::debug!(error = %e, "kill failed; will retry on the next pass");
-            }
+            call
+        });
+        let failed = self.call_all(kills).await;
+        if failed > 0 {
+            tracing::debug!(failed, "kills failed; will retry on the next pass");
         }
         if wants_offers && (*suppressed || revive) {
             if self
