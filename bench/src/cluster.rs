@@ -83,6 +83,9 @@ pub struct Cluster {
     pub hollow: Vec<HollowAgent>,
     /// The ZooKeeper server (dropped last).
     pub zk: ZooKeeper,
+    /// ZooKeeper session timeout of the masters and Marathons started next: the roles' default 10 s, or
+    /// shorter where the failover scenario wants a killed leader noticed sooner.
+    pub zk_session_timeout: Duration,
     fleet_clients: Vec<reqwest::Client>,
 }
 
@@ -113,6 +116,7 @@ impl Cluster {
             agents: Vec::new(),
             hollow: Vec::new(),
             zk,
+            zk_session_timeout: Duration::from_secs(10),
             fleet_clients: (0..FLEET_CONNECTIONS).map(|_| fleet_client()).collect(),
         }
     }
@@ -126,13 +130,14 @@ impl Cluster {
     pub fn add_master(&mut self) -> &Master {
         let port = free_port().to_string();
         let zk = self.zk.url("/mesos");
+        let session_timeout = format!("{}ms", self.zk_session_timeout.as_millis());
         let env = [
             ("MESOS_IP", "127.0.0.1"),
             ("MESOS_HOSTNAME", "127.0.0.1"),
             ("MESOS_PORT", port.as_str()),
             ("MESOS_REGISTRY", "in_memory"),
             ("MESOS_ZK", zk.as_str()),
-            ("MESOS_ZK_SESSION_TIMEOUT", "3secs"),
+            ("MESOS_ZK_SESSION_TIMEOUT", session_timeout.as_str()),
             ("MESOS_LOGGING_LEVEL", if verbose() { "INFO" } else { "WARNING" }),
         ];
         let name = format!("master-{}", self.masters.len() + 1);
@@ -166,7 +171,8 @@ impl Cluster {
         let (master, zk) = (self.zk.url("/mesos"), self.zk.url("/marathon"));
         let name = format!("marathon-{}", self.marathons.len() + 1);
         let level = if verbose() { "info" } else { "warn" };
-        let extra = ["--zk_session_timeout", "3000", "--logging_level", level];
+        let session_timeout = self.zk_session_timeout.as_millis().to_string();
+        let extra = ["--zk_session_timeout", session_timeout.as_str(), "--logging_level", level];
         let started = Instant::now();
         let (process, port) = start_marathon(&name, &master, &zk, &extra, false, &self.logs).await;
         self.marathons.push(Marathon { process, port, started });

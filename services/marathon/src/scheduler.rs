@@ -313,6 +313,7 @@ impl Scheduler {
 
     /// Applies task status updates, persists them (one commit), then acknowledges them (concurrently).
     async fn on_updates(&self, statuses: Vec<TaskStatus>) {
+        let statuses = distinct_updates(statuses);
         if statuses.is_empty() {
             return;
         }
@@ -634,9 +635,43 @@ impl Scheduler {
     }
 }
 
+/// The updates of a batch without repeats: an agent resends an update until it is acknowledged, so a busy
+/// batch can hold the same (task, uuid) many times. The first of each is kept (applied, persisted and
+/// acknowledged once); updates without a uuid (the master's own, e.g. reconciliation answers) are all kept.
+fn distinct_updates(statuses: Vec<TaskStatus>) -> Vec<TaskStatus> {
+    let mut seen = std::collections::HashSet::new();
+    statuses
+        .into_iter()
+        .filter(|status| match &status.uuid {
+            Some(uuid) => seen.insert((status.task_id.value.clone(), uuid.clone())),
+            None => true,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resent_updates_count_once_per_batch() {
+        let update = |task: &str, uuid: Option<&str>, state: &str| -> TaskStatus {
+            serde_json::from_value(serde_json::json!({"task_id": {"value": task}, "state": state, "uuid": uuid}))
+                .unwrap()
+        };
+        let batch = vec![
+            update("t1", Some("u1"), "TASK_STARTING"),
+            update("t2", Some("u1"), "TASK_STARTING"),
+            update("t1", Some("u1"), "TASK_STARTING"),
+            update("t1", Some("u2"), "TASK_RUNNING"),
+            update("t1", None, "TASK_RUNNING"),
+            update("t1", None, "TASK_RUNNING"),
+        ];
+        let kept: Vec<(String, Option<String>)> =
+            distinct_updates(batch).into_iter().map(|s| (s.task_id.value, s.uuid)).collect();
+        let expected = [("t1", Some("u1")), ("t2", Some("u1")), ("t1", Some("u2")), ("t1", None), ("t1", None)];
+        assert_eq!(kept, expected.map(|(t, u)| (t.to_string(), u.map(str::to_string))));
+    }
 
     /// A task record write; `agent` tells versions of the same task apart.
     fn task(id: &str, agent: &str) -> Write {
