@@ -87,6 +87,7 @@ async fn launch(cluster: &Cluster, rows: &mut Vec<Row>, agents: usize, apps: usi
     } else {
         format!("reached {reached}/{total} in {} ({rate:.0} tasks/s)", secs(elapsed))
     };
+    eprintln!("    {case}: {value}");
     if agents == TARGET_AGENTS && total >= 1000 {
         rows.push(Row::target(
             "1 launch",

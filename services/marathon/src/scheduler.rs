@@ -317,6 +317,8 @@ impl Scheduler {
         if statuses.is_empty() {
             return;
         }
+        let started = std::time::Instant::now();
+        let count = statuses.len();
         {
             let mut core = self.core.lock().expect("core lock");
             let now_ms = chrono::Utc::now().timestamp_millis();
@@ -326,6 +328,7 @@ impl Scheduler {
             }
             core.advance_deployments();
         }
+        let applied = started.elapsed();
         if let Err(e) = self.commit().await {
             // Not acknowledged: Mesos will resend the updates.
             tracing::error!(error = %e, "status updates not persisted; not acknowledging them");
@@ -337,10 +340,18 @@ impl Scheduler {
             call.acknowledge = Some(Acknowledge { agent_id, task_id: status.task_id, uuid });
             Some(call)
         });
+        let persisted = started.elapsed();
         let failed = self.call_all(acks).await;
         if failed > 0 {
             tracing::warn!(failed, "acknowledgements failed; the agents will resend those updates");
         }
+        tracing::info!(
+            updates = count,
+            applied_ms = applied.as_millis(),
+            persisted_ms = persisted.as_millis(),
+            acknowledged_ms = started.elapsed().as_millis(),
+            "status update batch"
+        );
     }
 
     /// Sends calls to the master, [`CALL_CONCURRENCY`] at a time over reused connections; returns how many
@@ -513,6 +524,8 @@ impl Scheduler {
 
     /// Fills offers with launches; declines what is not used.
     async fn on_offers(&self, offers: Vec<Offer>) {
+        let started = std::time::Instant::now();
+        let offered = offers.len();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let match_config = MatchConfig {
             mesos_role: self.config.mesos_role.clone(),
@@ -606,23 +619,33 @@ impl Scheduler {
                 ));
             }
         }
+        let planned = started.elapsed();
+        let launched: usize = accepts
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .filter_map(|op| op.launch.as_ref())
+            .map(|l| l.task_infos.len())
+            .sum();
         // Task records are persisted before the launch goes out, so a crash cannot orphan a task.
         if self.commit_quietly().await.is_err() {
             declines.extend(accepts.drain(..).map(|(offer, _)| offer.id));
         }
+        let persisted = started.elapsed();
         // As upstream: the unused rest of an accepted offer is not filtered (refuse 0 s), so it comes back in the
         // next allocation cycle for the instances still waiting; only plain declines use decline_offer_duration.
         let no_filter = Some(Filters { refuse_seconds: Some(0.0) });
-        for (offer, operations) in accepts {
+        let accepts = accepts.into_iter().map(|(offer, operations)| {
             let mut call = Call::new(CallType::Accept, None);
             call.accept = Some(common::mesos::scheduler::Accept {
                 offer_ids: vec![offer.id],
                 operations,
                 filters: no_filter.clone(),
             });
-            if let Err(e) = self.driver.call(call).await {
-                tracing::warn!(error = %e, "accept failed; reconciliation will sort the tasks out");
-            }
+            call
+        });
+        let failed = self.call_all(accepts).await;
+        if failed > 0 {
+            tracing::warn!(failed, "accepts failed; reconciliation will sort the tasks out");
         }
         if !declines.is_empty() {
             let refuse = Some(Filters { refuse_seconds: Some(self.config.decline_offer_duration as f64 / 1000.0) });
@@ -632,6 +655,14 @@ impl Scheduler {
                 tracing::debug!(error = %e, "decline failed");
             }
         }
+        tracing::info!(
+            offers = offered,
+            launched,
+            planned_ms = planned.as_millis(),
+            persisted_ms = persisted.as_millis(),
+            answered_ms = started.elapsed().as_millis(),
+            "offers handled"
+        );
     }
 }
 
