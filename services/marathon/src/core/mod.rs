@@ -742,7 +742,7 @@ pub fn app_info(core: &Core, app: &AppDefinition, with_tasks: bool, with_failure
         last_task_failure: if with_failure { core.last_failures.get(&app.id).cloned() } else { None },
         ..AppInfoExtras::default()
     };
-    with_app_info(app_json(app, false), &extras)
+    with_app_info(app_json(app, false), extras)
 }
 
 #[cfg(test)]
