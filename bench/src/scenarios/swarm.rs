@@ -44,16 +44,32 @@ fn remove_services() {
     }
 }
 
-/// Containers carrying the bench label (running or not).
-fn labelled_containers() -> usize {
-    docker("docker", &["ps", "-aq", "--filter", &format!("label={LABEL}")]).map(|o| o.lines().count()).unwrap_or(0)
+/// Ids of the containers carrying the bench label: running ones, or all (`-a`).
+fn labelled_containers(all: bool) -> Vec<String> {
+    let filter = format!("label={LABEL}");
+    let args = if all { vec!["ps", "-aq", "--filter", &filter] } else { vec!["ps", "-q", "--filter", &filter] };
+    docker("docker", &args).map(|o| o.lines().map(str::to_string).collect()).unwrap_or_default()
 }
 
-/// Waits until no labelled container is left.
+/// Waits until no labelled container runs (a stopped one waits for its agent's garbage collection, which
+/// would otherwise be timed here too).
 fn wait_containers_gone(timeout: Duration) {
     let deadline = Instant::now() + timeout;
-    while labelled_containers() > 0 && Instant::now() < deadline {
+    while !labelled_containers(false).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Removes the stopped labelled containers the Marathon runs left (their agent is gone before it collects
+/// them).
+fn remove_stopped_containers() {
+    let ids = labelled_containers(true);
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.iter().map(String::as_str));
+        if let Err(e) = docker("docker", &args) {
+            eprintln!("warning: {e}");
+        }
     }
 }
 
@@ -90,6 +106,7 @@ pub async fn run(options: &Options, rows: &mut Vec<Row>) {
         wait_containers_gone(Duration::from_secs(120));
     }
     drop(cluster);
+    remove_stopped_containers();
 
     let swarm = match Swarm::init() {
         Ok(swarm) => swarm,
