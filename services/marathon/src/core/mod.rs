@@ -111,6 +111,9 @@ pub struct Core {
     tasks_by_app: HashMap<PathId, BTreeSet<String>>,
     /// Ids of the tasks currently unreachable, the only ones [`Core::expire_unreachable`] looks at.
     unreachable_ids: BTreeSet<String>,
+    /// The uuid of the last update applied per task: an agent resends an update until its acknowledgement
+    /// arrives, and a resent one is only acknowledged again, not applied, persisted and published again.
+    applied_uuids: HashMap<String, String>,
     /// Deployments by id.
     pub deployments: BTreeMap<String, Deployment>,
     /// Launch delays per app.
@@ -171,6 +174,7 @@ impl Core {
             }
         }
         self.unreachable_ids.remove(task_id);
+        self.applied_uuids.remove(task_id);
         Some(instance)
     }
 
@@ -475,6 +479,9 @@ impl Core {
     /// A task status from Mesos. Unknown tasks that are alive are killed (they are not ours any more).
     pub fn on_status(&mut self, status: &TaskStatus, now_ms: i64) {
         let task_id = status.task_id.value.clone();
+        if status.uuid.is_some() && self.applied_uuids.get(&task_id) == status.uuid.as_ref() {
+            return;
+        }
         let Some(task) = self.instances.get_mut(&task_id) else {
             if !status.state.is_terminal() && status.state != TaskState::TASK_UNREACHABLE {
                 if let Some(agent) = &status.agent_id {
@@ -484,6 +491,9 @@ impl Core {
             return;
         };
         let ts = now();
+        if let Some(uuid) = &status.uuid {
+            self.applied_uuids.insert(task_id.clone(), uuid.clone());
+        }
         let was_unreachable = task.state == Some(TaskState::TASK_UNREACHABLE);
         task.apply(status, ts);
         if status.state != TaskState::TASK_UNREACHABLE {
@@ -853,6 +863,24 @@ mod tests {
         core.insert_instance(restored);
         core.expire_unreachable(1_000_000);
         assert!(ids(&core, &b).is_empty(), "expunged (default strategy)");
+    }
+
+    #[test]
+    fn a_resent_update_is_applied_once() {
+        let mut core = Core::new((10000, 20000));
+        core.create_app(parse_app(br#"{"id": "web", "cmd": "sleep 1"}"#, &PathId::root()).unwrap(), false).unwrap();
+        launched(&mut core, &PathId::parse("/web"), "web.1");
+        let with_uuid = |state, uuid: &str| TaskStatus { uuid: Some(uuid.into()), ..status("web.1", state) };
+        core.events.clear();
+        core.writes.clear();
+        core.on_status(&with_uuid(TaskState::TASK_RUNNING, "u1"), 1_000);
+        let (events, writes) = (core.events.len(), core.writes.len());
+        assert!(events > 0 && writes > 0);
+        core.on_status(&with_uuid(TaskState::TASK_RUNNING, "u1"), 2_000);
+        assert_eq!((core.events.len(), core.writes.len()), (events, writes), "the resent copy changes nothing");
+        core.on_status(&with_uuid(TaskState::TASK_FINISHED, "u2"), 3_000);
+        assert!(!core.instances.contains_key("web.1"));
+        assert!(core.applied_uuids.is_empty(), "forgotten with the task");
     }
 
     #[test]
