@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one command that runs the whole test suite: unit and integration tests (real binaries, real ZooKeeper
-# and Docker on loopback), then the end-to-end walkthrough on the compose cluster.
+# and Docker on loopback), then the end-to-end walkthrough on the compose cluster and one round of the fault
+# tests on the HA cluster.
 #
 #   scripts/test.sh            # everything
-#   scripts/test.sh --no-e2e   # skip the compose walkthrough
+#   scripts/test.sh --no-e2e   # skip the compose walkthrough and the fault tests
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -21,4 +22,6 @@ cargo test --locked --workspace
 if [ "${1:-}" != "--no-e2e" ]; then
     log "end-to-end walkthrough on the compose cluster"
     bash tests/e2e/walkthrough.sh
+    log "fault injection on the HA cluster (one round of every scenario, with the walkthrough's images)"
+    bash scripts/faults.sh
 fi

@@ -115,6 +115,20 @@ impl Process {
         let _ = self.child.wait();
     }
 
+    /// Sends SIGTERM and waits up to `timeout` for the exit; returns the exit status (None: still running).
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Whether it is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -543,6 +557,9 @@ pub mod hollow {
                     let Ok(records) = decoder.feed(&bytes) else { break };
                     for record in records {
                         if let Ok(event) = serde_json::from_slice::<AgentEvent>(&record) {
+                            if event == AgentEvent::Ping {
+                                pong(client, &base, &stream_id, shared);
+                            }
                             on_event(shared, event);
                         }
                     }
@@ -557,6 +574,17 @@ pub mod hollow {
         }
         shared.lock().expect("lock").connected = false;
         Ended::Failed
+    }
+
+    /// Answers a ping in the background, as a real agent does.
+    fn pong(client: &reqwest::Client, base: &str, stream_id: &str, shared: &Arc<Mutex<Shared>>) {
+        let Some(agent_id) = shared.lock().expect("lock").id.clone() else { return };
+        let request = client
+            .post(format!("{base}{PATH}"))
+            .header("Mesos-Stream-Id", stream_id)
+            .json(&AgentCall::Pong { agent_id })
+            .timeout(Duration::from_secs(5));
+        tokio::spawn(async move { request.send().await });
     }
 
     /// Sends, concurrently, the head update of every task that is due (never sent, or sent more than

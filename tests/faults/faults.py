@@ -490,11 +490,17 @@ def agent_killed(s, watch, events):
     t0 = time.monotonic()
     s.docker.kill(victim)
     s.notes.append(f"killed {victim} with {len(lost)} tasks")
-    snap = s.converge(t0, agents_up=2)
+    snap = s.converge(t0, agents_up=2, ignore=lost)
     # The bound is for the default unreachableStrategy; /faults/worker waits WORKER_INACTIVE_AFTER more.
     recovery = s.app_times["/faults/web"]
     s.notes.append(f"all replaced after {s.elapsed:.1f} s")
-    check(not lost & set(snap.tasks), "tasks of the killed agent still listed")
+    # Unreachable web tasks are expunged at once (expungeAfterSeconds 0); worker tasks stay listed as
+    # TASK_UNREACHABLE until their agent returns or expungeAfterSeconds passes.
+    listed = Snapshot(2).tasks
+    for task_id in lost & set(listed):
+        app_id, state, _ = listed[task_id]
+        check(app_id == "/faults/worker" and state == "TASK_UNREACHABLE",
+              f"task {task_id} of the killed agent listed as {state}")
     others = [a for a in AGENTS if a != victim]
     s.assert_nothing_lost(snap, watch, events, agents=others)
     # The agent returns with its tasks gone (the container was killed): nothing may come back from it.
@@ -623,11 +629,15 @@ def rolling_restart(s, watch, events):
         load.join()
     total = time.monotonic() - t0
     s.notes.append(f"{total:.0f} s for all 14 restarts; {load.writes} writes acknowledged, "
-                   f"{load.reads} reads, {load.errors} errors")
+                   f"{load.reads} reads, {load.errors} errors {load.error_kinds}")
     check(load.writes > 0, "no write was acknowledged under load")
     status, body = marathon("GET", f"/v2/apps{LOAD_APP}/versions")
     check(status == 200, f"versions of {LOAD_APP}: {status}")
-    missing = load.acknowledged - set(body.get("versions", []))
+    # Marathon keeps the newest --zk_max_versions (50) versions: every acknowledged write at least as new as the
+    # oldest one kept must be there (timestamps in this format sort as text).
+    stored = set(body.get("versions", []))
+    check(stored, f"no versions of {LOAD_APP}")
+    missing = {v for v in load.acknowledged if v >= min(stored)} - stored
     check(not missing, f"{len(missing)} acknowledged writes lost, e.g. {sorted(missing)[:3]}")
     status, body = marathon("GET", f"/v2/apps{LOAD_APP}")
     check(status == 200 and body["app"]["labels"].get("seq") == str(load.last_seq),
@@ -645,6 +655,13 @@ class Load(threading.Thread):
         self.stopped = threading.Event()
         self.reads = self.writes = self.errors = self.last_seq = 0
         self.acknowledged = set()
+        self.error_kinds = {}
+
+    def failed(self, method, port, status):
+        """Counts a failed request by method, Marathon and status (None: no answer)."""
+        self.errors += 1
+        kind = f"{method} :{port} {status}"
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
     def run(self):
         ports = list(MARATHONS.values())
@@ -657,7 +674,7 @@ class Load(threading.Thread):
             if status == 200:
                 self.reads += 1
             else:
-                self.errors += 1
+                self.failed("GET", port, status)
             seq += 1
             status, body = http("PUT", f"http://127.0.0.1:{port}/v2/apps{LOAD_APP}?force=true",
                                 {"labels": {"seq": str(seq)}}, timeout=10)
@@ -666,7 +683,7 @@ class Load(threading.Thread):
                 self.last_seq = seq
                 self.acknowledged.add(body["version"])
             else:
-                self.errors += 1
+                self.failed("PUT", port, status)
             time.sleep(0.2)
 
 
@@ -707,7 +724,10 @@ def main():
                 watch.start()
                 time.sleep(1)
                 recovery, bound = SCENARIOS[name](s, watch, events)
-                row = {"scenario": name, "round": round_, "ok": True, "recovery_s": round(recovery, 1),
+                within = bound is None or recovery <= bound
+                if not within:
+                    s.notes.append(f"recovery over the bound of {bound:.0f} s")
+                row = {"scenario": name, "round": round_, "ok": within, "recovery_s": round(recovery, 1),
                        "bound_s": bound, "notes": "; ".join(s.notes)}
             except Failure as e:
                 row = {"scenario": name, "round": round_, "ok": False, "recovery_s": None, "bound_s": None,

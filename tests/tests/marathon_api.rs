@@ -376,6 +376,14 @@ async fn a_standby_marathon_takes_over_and_adopts_the_running_tasks() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
+    // A request that already passed through this standby is a proxying loop: refused, as upstream.
+    let looped = reqwest::Client::new()
+        .get(format!("{standby_url}/v2/apps"))
+        .header("X-Marathon-Via", format!("1.1 127.0.0.1:{standby_port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(looped.status(), 502);
     wait_for(Duration::from_secs(30), "2 running", || async { (cluster.running("ha").await == 2).then_some(()) }).await;
     let before = task_ids(&cluster, "ha").await;
 

@@ -1,6 +1,6 @@
 //! Two masters against one real ZooKeeper: exactly one leads, the standby redirects, a `kill -9` of the leader
-//! hands leadership over within the session timeout, and the group's znodes look like upstream's to a
-//! third-party client (ZooKeeper's own zkCli).
+//! hands leadership over within the session timeout, a SIGTERM at once, and the group's znodes look like
+//! upstream's to a third-party client (ZooKeeper's own zkCli).
 
 use integration_tests::{binary, get_json, wait_for, Process, ScratchDir, ZooKeeper};
 use std::process::Command;
@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 const SESSION_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn start_master(name: &str, zk: &ZooKeeper, port: u16, logs: &ScratchDir) -> Process {
+    start_master_with_session(name, zk, port, logs, "2secs")
+}
+
+fn start_master_with_session(name: &str, zk: &ZooKeeper, port: u16, logs: &ScratchDir, session: &str) -> Process {
     let port_text = port.to_string();
     let zk_url = zk.url("/mesos");
     Process::start(
@@ -21,7 +25,7 @@ fn start_master(name: &str, zk: &ZooKeeper, port: u16, logs: &ScratchDir) -> Pro
             ("MESOS_HOSTNAME", "127.0.0.1"),
             ("MESOS_PORT", &port_text),
             ("MESOS_REGISTRY", "in_memory"),
-            ("MESOS_ZK_SESSION_TIMEOUT", "2secs"),
+            ("MESOS_ZK_SESSION_TIMEOUT", session),
         ],
         logs.path(),
     )
@@ -114,4 +118,27 @@ async fn one_master_leads_and_a_standby_takes_over_after_kill_9() {
     })
     .await;
     eprintln!("failover took {:?}", killed_at.elapsed());
+}
+
+#[tokio::test]
+async fn a_leader_stopped_with_sigterm_leaves_the_group_so_the_standby_leads_at_once() {
+    let zk = ZooKeeper::start().await;
+    let logs = ScratchDir::new("election-sigterm");
+    let (port_a, port_b) = (integration_tests::free_port(), integration_tests::free_port());
+    // Sessions (10 s: the test ZooKeeper's maximum) twice the wait below: only leaving the group explains a
+    // handover in time.
+    let mut a = start_master_with_session("master-a", &zk, port_a, &logs, "10secs");
+    wait_for(Duration::from_secs(20), "master-a to lead", || async move { elected(port_a).await?.then_some(()) }).await;
+    let _b = start_master_with_session("master-b", &zk, port_b, &logs, "10secs");
+    wait_for(
+        Duration::from_secs(20),
+        "master-b to stand by",
+        || async move { (!elected(port_b).await?).then_some(()) },
+    )
+    .await;
+
+    let status = a.terminate(Duration::from_secs(10)).expect("the leader exits on SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    assert!(a.output().contains("left the election group"), "{}", a.output());
+    wait_for(Duration::from_secs(5), "master-b to lead", || async move { elected(port_b).await?.then_some(()) }).await;
 }

@@ -2,7 +2,7 @@
 //!
 //! It mirrors the v1 scheduler API so the master never has to dial an agent: the agent POSTs a REGISTER
 //! call to `/internal/v1/agent` and keeps the chunked RecordIO response open; the master sends [`AgentEvent`]s
-//! down it (launches, kills, acknowledgements, pings). The agent sends status updates as separate
+//! down it (launches, kills, acknowledgements, pings). The agent sends status updates and pongs as separate
 //! [`AgentCall`]s carrying the `Mesos-Stream-Id` it was given. If the stream breaks, the agent re-detects the
 //! leader and re-registers with its id and running tasks.
 
@@ -56,6 +56,11 @@ pub enum AgentCall {
         /// Tasks still running here.
         #[serde(default)]
         tasks: Vec<RunningTask>,
+    },
+    /// The answer to a [`AgentEvent::Ping`]; without it the master counts the ping as missed.
+    Pong {
+        /// The answering agent.
+        agent_id: Id,
     },
     /// A task status update (reliable: carries a uuid, retried until acknowledged).
     Update {
@@ -111,6 +116,6 @@ pub enum AgentEvent {
         /// The framework.
         framework_id: Id,
     },
-    /// Liveness ping.
+    /// Liveness ping: the agent answers with [`AgentCall::Pong`] on its stream.
     Ping,
 }

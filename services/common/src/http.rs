@@ -269,31 +269,17 @@ pub async fn serve<F>(routes: F, addr: std::net::SocketAddr, program: &str, vers
 where
     F: Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static,
 {
-    match warp::serve(routes).try_bind_with_graceful_shutdown(addr, shutdown_signal()) {
+    match warp::serve(routes).try_bind_with_graceful_shutdown(addr, crate::shutdown::requested()) {
         Ok((bound, server)) => {
             tracing::info!(%bound, version, "{program} listening");
             server.await;
+            crate::shutdown::settled(std::time::Duration::from_secs(3)).await;
         }
         Err(e) => {
             eprintln!("{program}: cannot listen on {addr}: {e}");
             std::process::exit(1);
         }
     }
-}
-
-async fn shutdown_signal() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    tracing::info!("shutting down");
 }
 
 /// A JSON reply with the given status; `jsonp` wraps it as `NAME(<json>)` with `text/javascript`.

@@ -11,6 +11,7 @@
 //! - [`agent_link`]: the internal agent ↔ master protocol.
 //! - [`net`]: local addresses and hostnames.
 //! - [`logging`]: tracing setup.
+//! - [`shutdown`]: SIGTERM/Ctrl-C handling shared by the HTTP server and the ZooKeeper election.
 
 pub mod agent_link;
 pub mod auth;
@@ -22,4 +23,5 @@ pub mod metrics;
 pub mod net;
 pub mod recordio;
 pub mod resources;
+pub mod shutdown;
 pub mod zk;

@@ -293,6 +293,7 @@ async fn election_session(
         Err(e) => return e,
     };
     tracing::info!(member = %me, group, "joined the election group");
+    let _hold = crate::shutdown::hold();
     let _tracked = crate::metrics::track_zookeeper_session(&client, "election");
     let mut state = client.state_watcher();
     loop {
@@ -328,8 +329,19 @@ async fn election_session(
         tokio::select! {
             _ = watcher.changed() => {}
             e = wait_session_lost(&mut state, session_timeout) => return e,
+            _ = crate::shutdown::requested() => leave_and_exit(&client, &format!("{group}/{me}")).await,
         }
     }
+}
+
+/// On SIGTERM: deletes this contender's member so another is elected at once, then ends the process.
+async fn leave_and_exit(client: &zk::Client, member: &str) -> ! {
+    match tokio::time::timeout(Duration::from_secs(2), client.delete(member, None)).await {
+        Ok(Ok(()) | Err(zk::Error::NoNode)) => tracing::info!(member, "left the election group on shutdown"),
+        Ok(Err(e)) => tracing::warn!(member, error = %e, "could not leave the election group on shutdown"),
+        Err(_) => tracing::warn!(member, "timed out leaving the election group on shutdown"),
+    }
+    std::process::exit(0)
 }
 
 /// Follows the leading Mesos master's `host:port`: fixed, or detected through ZooKeeper.

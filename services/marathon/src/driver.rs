@@ -11,6 +11,10 @@ use tokio::sync::mpsc;
 
 /// Largest event accepted (a big OFFERS event stays far below this).
 const MAX_EVENT: usize = 64 * 1024 * 1024;
+/// First delay before re-subscribing after a failure or a closed subscription.
+const INITIAL_RESUBSCRIBE_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest delay between subscription attempts to the same leading master.
+const MAX_RESUBSCRIBE_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What the scheduler hears from the driver.
 #[derive(Debug, Clone)]
@@ -106,7 +110,7 @@ impl Driver {
         events: mpsc::UnboundedSender<DriverEvent>,
     ) {
         let mut leader = common::zk::leading_master(master, zk_session_timeout);
-        let mut backoff = Duration::from_millis(250);
+        let mut backoff = INITIAL_RESUBSCRIBE_BACKOFF;
         loop {
             let address = loop {
                 if let Some(a) = leader.borrow_and_update().clone() {
@@ -123,14 +127,23 @@ impl Driver {
             let was_subscribed = self.session.lock().expect("driver lock").take().is_some();
             if was_subscribed {
                 let _ = events.send(DriverEvent::Disconnected);
-                backoff = Duration::from_millis(250);
+                backoff = INITIAL_RESUBSCRIBE_BACKOFF;
             }
             match outcome {
                 Ok(()) => tracing::warn!(master = %address, "subscription closed; re-subscribing"),
                 Err(e) => tracing::warn!(master = %address, error = %e, "subscription failed; retrying"),
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+            // A new leader is tried at once; the same one again after a doubling delay, capped low because a
+            // master that just won the election answers 503 only until it has recovered its registry.
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => backoff = (backoff * 2).min(MAX_RESUBSCRIBE_BACKOFF),
+                changed = leader.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    backoff = INITIAL_RESUBSCRIBE_BACKOFF;
+                }
+            }
         }
     }
 

@@ -46,7 +46,10 @@ async fn main() {
     let config = Arc::new(config);
     let metrics = Arc::new(metrics::Metrics::new());
     let scheduler = Arc::new(scheduler::Scheduler {
-        core: Mutex::new(core::Core::new((config.local_port_min as u32, config.local_port_max as u32))),
+        core: Mutex::new(core::Core::new(
+            (config.local_port_min as u32, config.local_port_max as u32),
+            config.zk_max_versions,
+        )),
         driver: driver::Driver::new(config.mesos_credential().expect("checked by validate")),
         store,
         persister,

@@ -3,7 +3,7 @@
 //! acknowledges updates, reconciles, suppresses offers when nothing is needed and revives when something is,
 //! and persists every change (in order) before it is acknowledged to anyone.
 
-use crate::app::{AppDefinition, PathId};
+use crate::app::{AppDefinition, PathId, Timestamp};
 use crate::core::instance::Instance;
 use crate::core::{converge, Core, Write};
 use crate::driver::{Driver, DriverEvent};
@@ -174,15 +174,26 @@ impl Scheduler {
             self.store.list(Category::Deployments).await.map_err(|e| e.to_string())?;
         let failures: Vec<Value> = self.store.list(Category::TaskFailures).await.map_err(|e| e.to_string())?;
         let framework_id = self.store.framework_id().await.map_err(|e| e.to_string())?;
+        let apps: Vec<AppDefinition> = apps
+            .iter()
+            .filter_map(|json| {
+                crate::app::app_from_json(json, &PathId::root())
+                    .map_err(|e| tracing::error!(error = ?e, "skipping a stored app that does not parse"))
+                    .ok()
+            })
+            .collect();
+        let ids: Vec<String> = apps.iter().map(|app| app.id.to_string()).collect();
+        let names = futures::future::join_all(ids.iter().map(|id| self.store.version_names(Category::Apps, id))).await;
         let mut core = self.core.lock().expect("core lock");
-        for json in apps {
-            match crate::app::app_from_json(&json, &PathId::root()) {
-                Ok(app) => {
-                    core.versions.entry(app.id.clone()).or_default().push(app.version);
-                    core.apps.insert(app.id.clone(), app);
-                }
-                Err(e) => tracing::error!(error = ?e, "skipping a stored app that does not parse"),
+        for (app, names) in apps.into_iter().zip(names) {
+            let mut versions: Vec<Timestamp> =
+                names.map_err(|e| e.to_string())?.iter().filter_map(|n| Timestamp::parse(n)).collect();
+            if !versions.contains(&app.version) {
+                versions.push(app.version);
             }
+            versions.sort();
+            core.versions.insert(app.id.clone(), versions);
+            core.apps.insert(app.id.clone(), app);
         }
         for instance in instances {
             core.insert_instance(instance);

@@ -112,16 +112,23 @@ impl Store {
         Ok(())
     }
 
-    /// The stored versions of an entity (oldest first).
-    pub async fn versions<T: DeserializeOwned>(&self, category: Category, id: &str) -> Result<Vec<T>, StoreError> {
+    /// The names (version timestamps) of an entity's stored versions, oldest first.
+    pub async fn version_names(&self, category: Category, id: &str) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;
-        let base = self.path(category, id);
-        let mut names = match client.list_children(&base).await {
+        let mut names = match client.list_children(&self.path(category, id)).await {
             Ok(n) => n,
             Err(zkc::Error::NoNode) => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
         };
         names.sort();
+        Ok(names)
+    }
+
+    /// The stored versions of an entity (oldest first).
+    pub async fn versions<T: DeserializeOwned>(&self, category: Category, id: &str) -> Result<Vec<T>, StoreError> {
+        let names = self.version_names(category, id).await?;
+        let client = self.client().await?;
+        let base = self.path(category, id);
         let mut out = Vec::new();
         for name in names {
             let path = format!("{base}/{name}");

@@ -10,6 +10,7 @@
 
 use common::agent_link::{AgentCall, AgentEvent, PATH};
 use common::config::MasterAddress;
+use common::mesos::Id;
 use common::recordio::{SubscribeError, Subscription};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -63,6 +64,8 @@ pub struct Connection {
     pub base_url: String,
     /// The stream id to present on calls.
     pub stream_id: String,
+    /// The id the master gave this agent.
+    pub agent_id: Id,
 }
 
 impl Link {
@@ -74,25 +77,15 @@ impl Link {
     /// Sends a call on the current stream; returns whether the master accepted it.
     pub async fn send(&self, call: &AgentCall) -> bool {
         let Some(connection) = self.connection() else { return false };
-        let result = self
-            .client
-            .post(format!("{}{PATH}", connection.base_url))
-            .header("Mesos-Stream-Id", &connection.stream_id)
-            .json(call)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await;
-        match result {
-            Ok(response) if response.status().is_success() => true,
-            Ok(response) => {
-                tracing::debug!(status = %response.status(), "master refused a call");
-                false
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "cannot reach the master");
-                false
-            }
-        }
+        post(&self.client, &connection, call).await
+    }
+
+    /// Answers a ping with a PONG in the background, so the event stream keeps flowing meanwhile.
+    fn pong(&self) {
+        let Some(connection) = self.connection() else { return };
+        let client = self.client.clone();
+        let pong = AgentCall::Pong { agent_id: connection.agent_id.clone() };
+        tokio::spawn(async move { post(&client, &connection, &pong).await });
     }
 
     /// Runs forever: detect, register, consume events, repeat.
@@ -176,13 +169,39 @@ impl Link {
                     *self.current.lock().expect("link lock") = Some(Connection {
                         base_url: subscription.base_url.clone(),
                         stream_id: subscription.stream_id.clone(),
+                        agent_id: agent_id.clone(),
                     });
                     tracing::info!(agent = %agent_id, master = %subscription.base_url, "registered with the master");
+                }
+                if event == AgentEvent::Ping {
+                    self.pong();
                 }
                 handler.on_event(event);
             }
         }
         Ok(())
+    }
+}
+
+/// POSTs a call on a registered stream; returns whether the master accepted it.
+async fn post(client: &reqwest::Client, connection: &Connection, call: &AgentCall) -> bool {
+    let result = client
+        .post(format!("{}{PATH}", connection.base_url))
+        .header("Mesos-Stream-Id", &connection.stream_id)
+        .json(call)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    match result {
+        Ok(response) if response.status().is_success() => true,
+        Ok(response) => {
+            tracing::debug!(status = %response.status(), "master refused a call");
+            false
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot reach the master");
+            false
+        }
     }
 }
 

@@ -674,6 +674,7 @@ impl Handler for Agent {
                 self.acknowledge(&TaskKey::new(&framework_id, &task_id), &uuid)
             }
             AgentEvent::ShutdownFramework { framework_id } => self.shutdown_framework(&framework_id),
+            // The link answers pings itself.
             AgentEvent::Ping => {}
         }
     }
@@ -931,7 +932,7 @@ mod tests {
                 AgentCall::Register { tasks, .. } => {
                     tasks.into_iter().map(|t| (t.task.task_id.value, t.state)).collect()
                 }
-                AgentCall::Update { .. } => Vec::new(),
+                AgentCall::Update { .. } | AgentCall::Pong { .. } => Vec::new(),
             }
         }
     }

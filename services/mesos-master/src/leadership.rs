@@ -52,12 +52,7 @@ pub fn contend(url: ZkUrl, info: MasterInfo, session_timeout: Duration) -> watch
     let (tx, rx) = watch::channel(Leadership::Following(None));
     tokio::spawn(async move {
         loop {
-            let view = match &*election.borrow_and_update() {
-                Election::Leading => Leadership::Leading(info.clone()),
-                Election::Following(data) => {
-                    Leadership::Following(data.as_deref().and_then(|d| serde_json::from_slice::<MasterInfo>(d).ok()))
-                }
-            };
+            let view = follow(&info, &election.borrow_and_update());
             tx.send_replace(view);
             if election.changed().await.is_err() {
                 return;
@@ -65,4 +60,43 @@ pub fn contend(url: ZkUrl, info: MasterInfo, session_timeout: Duration) -> watch
         }
     });
     rx
+}
+
+/// This master's view of an election. A leader at this master's own address is a member left by an earlier
+/// session of this master that ZooKeeper has not expired yet: nobody is known to lead until it goes (a standby
+/// would otherwise redirect clients to itself).
+fn follow(own: &MasterInfo, election: &Election) -> Leadership {
+    match election {
+        Election::Leading => Leadership::Leading(own.clone()),
+        Election::Following(data) => Leadership::Following(
+            data.as_deref()
+                .and_then(|d| serde_json::from_slice::<MasterInfo>(d).ok())
+                .filter(|leader| leader.http_address() != own.http_address()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(hostname: &str, id: &str) -> MasterInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "ip": 2130706433u32, "port": 5050, "hostname": hostname, "pid": format!("master@{hostname}:5050")
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_leader_at_our_own_address_is_a_stale_member_of_ours() {
+        let own = info("master1", "new");
+        let stale = serde_json::to_vec(&info("master1", "old")).unwrap();
+        let other = info("master2", "other");
+        assert_eq!(follow(&own, &Election::Following(Some(stale))), Leadership::Following(None));
+        assert_eq!(
+            follow(&own, &Election::Following(Some(serde_json::to_vec(&other).unwrap()))),
+            Leadership::Following(Some(other))
+        );
+        assert_eq!(follow(&own, &Election::Leading), Leadership::Leading(own));
+    }
 }

@@ -91,8 +91,10 @@ pub struct Agent {
     pub reregistered_time: Option<f64>,
     /// The open link, if connected.
     pub link: Option<Stream<AgentEvent>>,
-    /// Consecutive ping intervals in which the link was down.
+    /// Consecutive ping intervals in which the link was down or the last ping went unanswered.
     pub missed_pings: u32,
+    /// A ping went down the link and its PONG has not come back yet.
+    pub awaiting_pong: bool,
     /// Tasks on this agent: (framework id, task id).
     pub tasks: BTreeSet<(Id, Id)>,
 }
@@ -396,6 +398,7 @@ impl Master {
                 agent.total = total.clone();
                 agent.link = Some(link.clone());
                 agent.missed_pings = 0;
+                agent.awaiting_pong = false;
                 agent.reregistered_time = Some(now);
             }
             None => {
@@ -411,6 +414,7 @@ impl Master {
                         reregistered_time: reregistering.then_some(now),
                         link: Some(link.clone()),
                         missed_pings: 0,
+                        awaiting_pong: false,
                         tasks: BTreeSet::new(),
                     },
                 );
@@ -531,28 +535,43 @@ impl Master {
         self.rescind_agent_offers(agent_id);
     }
 
-    /// Pings every connected agent; counts, per agent, consecutive intervals in which its link was down, and
-    /// returns agents whose count reached `max_missed`.
+    /// Pings every connected agent and counts, per agent, consecutive intervals in which its link was down or
+    /// its previous ping went unanswered (a partitioned agent's link stays open until TCP gives up, so only the
+    /// missing PONG shows it); returns agents whose count reached `max_missed`.
     pub fn ping_agents(&mut self, max_missed: u32) -> Vec<Id> {
         let mut lost = Vec::new();
         let mut dead_links = Vec::new();
         for agent in self.agents.values_mut() {
-            if agent.link.as_ref().is_some_and(|l| l.send(AgentEvent::Ping)) {
+            let sent = agent.link.as_ref().is_some_and(|l| l.send(AgentEvent::Ping));
+            if sent && !agent.awaiting_pong {
                 agent.missed_pings = 0;
-                continue;
+            } else {
+                agent.missed_pings += 1;
+                if agent.missed_pings >= max_missed {
+                    lost.push(agent.id.clone());
+                }
             }
-            if let Some(link) = &agent.link {
+            if sent {
+                agent.awaiting_pong = true;
+            } else if let Some(link) = &agent.link {
                 dead_links.push((agent.id.clone(), link.id.clone()));
-            }
-            agent.missed_pings += 1;
-            if agent.missed_pings >= max_missed {
-                lost.push(agent.id.clone());
             }
         }
         for (agent_id, stream_id) in dead_links {
             self.agent_disconnected(&agent_id, &stream_id);
         }
         lost
+    }
+
+    /// A PONG from an agent on the stream `stream_id`; returns false unless that is the agent's current link.
+    pub fn agent_ponged(&mut self, agent_id: &Id, stream_id: &str) -> bool {
+        match self.agents.get_mut(agent_id) {
+            Some(agent) if agent.link.as_ref().is_some_and(|l| l.id == stream_id) => {
+                agent.awaiting_pong = false;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Marks an agent unreachable: its offers are rescinded, its tasks reported TASK_UNREACHABLE
@@ -1438,6 +1457,26 @@ mod tests {
         // A removed framework cannot come back; its tasks reported by an agent are shut down there.
         let info = FrameworkInfo { id: Some(fw.clone()), ..framework_info(false) };
         assert!(matches!(m.subscribe(info, vec![], stream("g").0), Err(CallError::Forbidden(_))));
+    }
+
+    #[test]
+    fn an_agent_that_stops_answering_pings_is_lost_though_its_link_stays_open() {
+        let mut m = master();
+        let (quiet_link, _quiet_rx) = stream("quiet");
+        let quiet = m.register_agent(agent_info("cpus:1;mem:128"), None, vec![], quiet_link).unwrap();
+        let (answering_link, _answering_rx) = stream("answering");
+        let answering = m.register_agent(agent_info("cpus:1;mem:128"), None, vec![], answering_link).unwrap();
+        for interval in 0..3 {
+            assert!(m.ping_agents(3).is_empty(), "nobody lost in interval {interval}");
+            assert!(m.agent_ponged(&answering, "answering"));
+        }
+        assert_eq!(m.ping_agents(3), vec![quiet.clone()], "three unanswered pings");
+        m.mark_agent_unreachable(&quiet, 4.0);
+        assert!(!m.agent_ponged(&quiet, "quiet"), "a removed agent's pong is refused");
+        assert!(!m.agent_ponged(&answering, "quiet"), "a pong on another agent's stream is refused");
+        assert!(m.agent_ponged(&answering, "answering"));
+        assert!(m.ping_agents(3).is_empty());
+        assert_eq!(m.agents[&answering].missed_pings, 0);
     }
 
     #[test]

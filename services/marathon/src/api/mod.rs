@@ -52,11 +52,15 @@ impl Node {
         self.election.borrow().is_leading()
     }
 
-    /// The leader's `host:port`, if known.
+    /// The leader's `host:port`, if known. A follower that sees its own address as the leader's sees a previous
+    /// run of this instance whose ZooKeeper session has not expired yet: no leader is known until it does.
     pub fn leader(&self) -> Option<String> {
         match &*self.election.borrow() {
             Election::Leading => Some(self.address.clone()),
-            Election::Following(data) => data.as_deref().map(|d| String::from_utf8_lossy(d).into_owned()),
+            Election::Following(data) => data
+                .as_deref()
+                .map(|d| String::from_utf8_lossy(d).into_owned())
+                .filter(|leader| *leader != self.address),
         }
     }
 }
@@ -205,6 +209,10 @@ async fn serve(node: &Arc<Node>, request: &Request, matched: &Matched) -> Respon
 
 /// Forwards a request to the leader (path, query, headers and body kept).
 async fn proxy(node: &Node, request: Request) -> Response {
+    let via = format!("1.1 {}", node.address);
+    if request.headers.get_all("x-marathon-via").iter().any(|v| v.to_str().is_ok_and(|v| v.contains(&via))) {
+        return message(502, "Detected proxying loop.");
+    }
     let mut leader = node.leader();
     for _ in 0..10 {
         if leader.is_some() {
@@ -224,7 +232,7 @@ async fn proxy(node: &Node, request: Request) -> Response {
             outgoing = outgoing.header(name.as_str(), value.as_bytes());
         }
     }
-    outgoing = outgoing.header("X-Marathon-Via", format!("1.1 {}", node.address));
+    outgoing = outgoing.header("X-Marathon-Via", via);
     match outgoing.send().await {
         Ok(answer) => {
             let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);

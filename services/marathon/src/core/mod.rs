@@ -102,7 +102,7 @@ impl OfferStats {
 pub struct Core {
     /// Apps by id (latest version).
     pub apps: BTreeMap<PathId, AppDefinition>,
-    /// Older versions' timestamps per app (newest last), including the current one.
+    /// Stored versions' timestamps per app (newest last, at most `max_versions`), including the current one.
     pub versions: BTreeMap<PathId, Vec<Timestamp>>,
     /// Tasks by task id. Add and remove them only through [`Core::insert_instance`] and
     /// [`Core::remove_instance`], which keep the indexes below in step.
@@ -132,6 +132,8 @@ pub struct Core {
     pub revive: bool,
     /// Service-port range `[min, max)`.
     pub service_port_range: (u32, u32),
+    /// Versions kept per app (`--zk_max_versions`), as the store keeps them.
+    pub max_versions: usize,
 }
 
 /// Current time as a Timestamp.
@@ -140,9 +142,9 @@ pub fn now() -> Timestamp {
 }
 
 impl Core {
-    /// An empty state with the service-port range.
-    pub fn new(service_port_range: (u32, u32)) -> Core {
-        Core { service_port_range, ..Core::default() }
+    /// An empty state with the service-port range and the number of versions kept per app.
+    pub fn new(service_port_range: (u32, u32), max_versions: usize) -> Core {
+        Core { service_port_range, max_versions: max_versions.max(1), ..Core::default() }
     }
 
     // ----- queries ------------------------------------------------------------------------------------------
@@ -247,7 +249,10 @@ impl Core {
     }
 
     fn store_app(&mut self, app: AppDefinition) {
-        self.versions.entry(app.id.clone()).or_default().push(app.version);
+        let versions = self.versions.entry(app.id.clone()).or_default();
+        versions.push(app.version);
+        let surplus = versions.len().saturating_sub(self.max_versions);
+        versions.drain(..surplus);
         self.writes.push(Write::App(Box::new(app.clone())));
         self.apps.insert(app.id.clone(), app);
     }
@@ -788,7 +793,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_by_the_factor_up_to_the_cap_and_resets_on_a_new_config() {
-        let mut core = Core::new((10000, 20000));
+        let mut core = Core::new((10000, 20000), 50);
         let app = parse_app(br#"{"id": "crashy", "cmd": "exit 1", "backoffSeconds": 1, "backoffFactor": 2, "maxLaunchDelaySeconds": 5}"#, &PathId::root()).unwrap();
         let (_, _) = core.create_app(app, false).unwrap();
         let id = PathId::parse("/crashy");
@@ -812,7 +817,7 @@ mod tests {
 
     #[test]
     fn unreachable_tasks_follow_the_apps_unreachable_strategy() {
-        let mut core = Core::new((10000, 20000));
+        let mut core = Core::new((10000, 20000), 50);
         let app = parse_app(
             br#"{"id": "patient", "cmd": "sleep 1", "unreachableStrategy": {"inactiveAfterSeconds": 10, "expungeAfterSeconds": 20}}"#,
             &PathId::root(),
@@ -841,7 +846,7 @@ mod tests {
 
     #[test]
     fn tasks_are_indexed_per_app_and_unreachable_ones_apart() {
-        let mut core = Core::new((10000, 20000));
+        let mut core = Core::new((10000, 20000), 50);
         for body in [&br#"{"id": "a", "cmd": "sleep 1"}"#[..], br#"{"id": "a/b", "cmd": "sleep 1"}"#] {
             core.create_app(parse_app(body, &PathId::root()).unwrap(), false).unwrap();
         }
@@ -867,7 +872,7 @@ mod tests {
 
     #[test]
     fn a_resent_update_is_applied_once() {
-        let mut core = Core::new((10000, 20000));
+        let mut core = Core::new((10000, 20000), 50);
         core.create_app(parse_app(br#"{"id": "web", "cmd": "sleep 1"}"#, &PathId::root()).unwrap(), false).unwrap();
         launched(&mut core, &PathId::parse("/web"), "web.1");
         let with_uuid = |state, uuid: &str| TaskStatus { uuid: Some(uuid.into()), ..status("web.1", state) };
@@ -885,7 +890,7 @@ mod tests {
 
     #[test]
     fn the_default_unreachable_strategy_replaces_at_once_and_disabled_never() {
-        let mut core = Core::new((10000, 20000));
+        let mut core = Core::new((10000, 20000), 50);
         for body in [
             &br#"{"id": "eager", "cmd": "sleep 1"}"#[..],
             br#"{"id": "stays", "cmd": "sleep 1", "unreachableStrategy": "disabled"}"#,
@@ -906,7 +911,7 @@ mod tests {
 
     #[test]
     fn locked_apps_answer_409_with_the_deployment_unless_forced() {
-        let mut core = Core::new((10000, 20000));
+        let mut core = Core::new((10000, 20000), 50);
         let app = parse_app(br#"{"id": "web", "cmd": "sleep 1"}"#, &PathId::root()).unwrap();
         let (_, created) = core.create_app(app.clone(), false).unwrap();
         let err = core.restart_app(&app.id, false).unwrap_err();

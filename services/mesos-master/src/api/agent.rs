@@ -70,6 +70,13 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
                 .body(Body::wrap_stream(events))
                 .expect("valid response")
         }
+        AgentCall::Pong { agent_id } => {
+            let mut master = ctx.master.lock().expect("master lock");
+            if !request.header("mesos-stream-id").is_some_and(|stream| master.agent_ponged(&agent_id, stream)) {
+                return text_reply(StatusCode::FORBIDDEN, "Agent is not registered on this stream");
+            }
+            warp::http::Response::builder().status(StatusCode::ACCEPTED).body(Body::empty()).expect("valid response")
+        }
         AgentCall::Update { framework_id, status } => {
             let Some(agent_id) = status.agent_id.clone() else {
                 return text_reply(StatusCode::BAD_REQUEST, "Status update without agent_id");
