@@ -9,8 +9,14 @@ use crate::marathon::{create_app, delete, docker_sleeper, wait_no_apps, wait_run
 use crate::report::Row;
 use std::time::{Duration, Instant};
 
-/// A swarm this process created; leaving it (and removing our services) on drop.
-struct Swarm;
+/// The bridge network `docker swarm init` creates and `docker swarm leave` keeps.
+const GATEWAY_BRIDGE: &str = "docker_gwbridge";
+
+/// A swarm this process created; leaving it (and removing our services, and the gateway bridge when the swarm
+/// brought it) on drop.
+struct Swarm {
+    created_bridge: bool,
+}
 
 impl Swarm {
     /// `docker swarm init` on the local engine, unless it is already in a swarm (then nothing is touched).
@@ -19,8 +25,9 @@ impl Swarm {
         if state != "inactive" {
             return Err(format!("the engine's swarm state is '{state}'; not touching a swarm this run did not create"));
         }
+        let bridge_existed = docker("docker", &["network", "inspect", GATEWAY_BRIDGE]).is_ok();
         docker("docker", &["swarm", "init", "--advertise-addr", "127.0.0.1"])?;
-        Ok(Swarm)
+        Ok(Swarm { created_bridge: !bridge_existed })
     }
 }
 
@@ -31,6 +38,11 @@ impl Drop for Swarm {
             eprintln!("warning: {e}");
         }
         wait_containers_gone(Duration::from_secs(60));
+        if self.created_bridge {
+            if let Err(e) = docker("docker", &["network", "rm", GATEWAY_BRIDGE]) {
+                eprintln!("warning: {e}");
+            }
+        }
     }
 }
 
