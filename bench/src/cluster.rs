@@ -83,7 +83,26 @@ pub struct Cluster {
     pub hollow: Vec<HollowAgent>,
     /// The ZooKeeper server (dropped last).
     pub zk: ZooKeeper,
-    client: reqwest::Client,
+    /// ZooKeeper session timeout of the masters and Marathons started next: the roles' default 10 s, or
+    /// shorter where the failover scenario wants a killed leader noticed sooner.
+    pub zk_session_timeout: Duration,
+    fleet_clients: Vec<reqwest::Client>,
+}
+
+/// HTTP/2 connections the hollow fleet shares (agents take them in turn).
+const FLEET_CONNECTIONS: usize = 8;
+
+/// A client for hollow agents that multiplexes every agent's link and updates over one HTTP/2 connection
+/// (cleartext, prior knowledge; the roles' servers speak both HTTP/1.1 and HTTP/2). Over HTTP/1.1 each agent
+/// held one connection for its event stream plus one per update in flight, so a fleet of thousands ran the
+/// master (and this process) out of file descriptors, which real agents, one per host, never do. No redirects
+/// are followed: a hollow agent handles a standby's 307 itself.
+fn fleet_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
 }
 
 impl Cluster {
@@ -97,7 +116,8 @@ impl Cluster {
             agents: Vec::new(),
             hollow: Vec::new(),
             zk,
-            client: integration_tests::hollow::client(),
+            zk_session_timeout: Duration::from_secs(10),
+            fleet_clients: (0..FLEET_CONNECTIONS).map(|_| fleet_client()).collect(),
         }
     }
 
@@ -110,13 +130,14 @@ impl Cluster {
     pub fn add_master(&mut self) -> &Master {
         let port = free_port().to_string();
         let zk = self.zk.url("/mesos");
+        let session_timeout = format!("{}ms", self.zk_session_timeout.as_millis());
         let env = [
             ("MESOS_IP", "127.0.0.1"),
             ("MESOS_HOSTNAME", "127.0.0.1"),
             ("MESOS_PORT", port.as_str()),
             ("MESOS_REGISTRY", "in_memory"),
             ("MESOS_ZK", zk.as_str()),
-            ("MESOS_ZK_SESSION_TIMEOUT", "3secs"),
+            ("MESOS_ZK_SESSION_TIMEOUT", session_timeout.as_str()),
             ("MESOS_LOGGING_LEVEL", if verbose() { "INFO" } else { "WARNING" }),
         ];
         let name = format!("master-{}", self.masters.len() + 1);
@@ -150,7 +171,8 @@ impl Cluster {
         let (master, zk) = (self.zk.url("/mesos"), self.zk.url("/marathon"));
         let name = format!("marathon-{}", self.marathons.len() + 1);
         let level = if verbose() { "info" } else { "warn" };
-        let extra = ["--zk_session_timeout", "3000", "--logging_level", level];
+        let session_timeout = self.zk_session_timeout.as_millis().to_string();
+        let extra = ["--zk_session_timeout", session_timeout.as_str(), "--logging_level", level];
         let started = Instant::now();
         let (process, port) = start_marathon(&name, &master, &zk, &extra, false, &self.logs).await;
         self.marathons.push(Marathon { process, port, started });
@@ -178,11 +200,12 @@ impl Cluster {
         port
     }
 
-    /// Starts `count` hollow agents offering `resources`, sharing one HTTP client.
+    /// Starts `count` hollow agents offering `resources`, sharing the fleet's HTTP/2 connections.
     pub fn add_hollow(&mut self, count: usize, resources: &str) {
         let masters = self.master_addresses();
         for _ in 0..count {
-            self.hollow.push(HollowAgent::start_with(&self.client, &masters, resources));
+            let client = &self.fleet_clients[self.hollow.len() % self.fleet_clients.len()];
+            self.hollow.push(HollowAgent::start_with(client, &masters, resources));
         }
     }
 

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 pub async fn run(options: &Options, rows: &mut Vec<Row>) {
     let agents = options.failover_agents;
     let mut cluster = Cluster::start("failover").await;
+    // Killed leaders are noticed when their ZooKeeper sessions expire: 3 s instead of the default 10 s.
+    cluster.zk_session_timeout = Duration::from_secs(3);
     cluster.add_master();
     cluster.leading_master(Duration::from_secs(30)).await;
     cluster.add_master();

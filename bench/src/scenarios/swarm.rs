@@ -9,8 +9,14 @@ use crate::marathon::{create_app, delete, docker_sleeper, wait_no_apps, wait_run
 use crate::report::Row;
 use std::time::{Duration, Instant};
 
-/// A swarm this process created; leaving it (and removing our services) on drop.
-struct Swarm;
+/// The bridge network `docker swarm init` creates and `docker swarm leave` keeps.
+const GATEWAY_BRIDGE: &str = "docker_gwbridge";
+
+/// A swarm this process created; leaving it (and removing our services, and the gateway bridge when the swarm
+/// brought it) on drop.
+struct Swarm {
+    created_bridge: bool,
+}
 
 impl Swarm {
     /// `docker swarm init` on the local engine, unless it is already in a swarm (then nothing is touched).
@@ -19,8 +25,9 @@ impl Swarm {
         if state != "inactive" {
             return Err(format!("the engine's swarm state is '{state}'; not touching a swarm this run did not create"));
         }
+        let bridge_existed = docker("docker", &["network", "inspect", GATEWAY_BRIDGE]).is_ok();
         docker("docker", &["swarm", "init", "--advertise-addr", "127.0.0.1"])?;
-        Ok(Swarm)
+        Ok(Swarm { created_bridge: !bridge_existed })
     }
 }
 
@@ -31,6 +38,11 @@ impl Drop for Swarm {
             eprintln!("warning: {e}");
         }
         wait_containers_gone(Duration::from_secs(60));
+        if self.created_bridge {
+            if let Err(e) = docker("docker", &["network", "rm", GATEWAY_BRIDGE]) {
+                eprintln!("warning: {e}");
+            }
+        }
     }
 }
 
@@ -44,16 +56,32 @@ fn remove_services() {
     }
 }
 
-/// Containers carrying the bench label (running or not).
-fn labelled_containers() -> usize {
-    docker("docker", &["ps", "-aq", "--filter", &format!("label={LABEL}")]).map(|o| o.lines().count()).unwrap_or(0)
+/// Ids of the containers carrying the bench label: running ones, or all (`-a`).
+fn labelled_containers(all: bool) -> Vec<String> {
+    let filter = format!("label={LABEL}");
+    let args = if all { vec!["ps", "-aq", "--filter", &filter] } else { vec!["ps", "-q", "--filter", &filter] };
+    docker("docker", &args).map(|o| o.lines().map(str::to_string).collect()).unwrap_or_default()
 }
 
-/// Waits until no labelled container is left.
+/// Waits until no labelled container runs (a stopped one waits for its agent's garbage collection, which
+/// would otherwise be timed here too).
 fn wait_containers_gone(timeout: Duration) {
     let deadline = Instant::now() + timeout;
-    while labelled_containers() > 0 && Instant::now() < deadline {
+    while !labelled_containers(false).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Removes the stopped labelled containers the Marathon runs left (their agent is gone before it collects
+/// them).
+fn remove_stopped_containers() {
+    let ids = labelled_containers(true);
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.iter().map(String::as_str));
+        if let Err(e) = docker("docker", &args) {
+            eprintln!("warning: {e}");
+        }
     }
 }
 
@@ -90,6 +118,7 @@ pub async fn run(options: &Options, rows: &mut Vec<Row>) {
         wait_containers_gone(Duration::from_secs(120));
     }
     drop(cluster);
+    remove_stopped_containers();
 
     let swarm = match Swarm::init() {
         Ok(swarm) => swarm,

@@ -107,6 +107,7 @@ fn launch_latency(core: &Core, status: &TaskStatus, now: Timestamp) -> Option<f6
         return None;
     }
     let task = core.instances.get(&status.task_id.value)?;
-    let deployed = core.deployments_of(&task.app_id).iter().any(|d| d.version == task.version);
+    // Per TASK_RUNNING, so no list is built: the cheap version match goes first.
+    let deployed = core.deployments.values().any(|d| d.version == task.version && d.affects(&task.app_id));
     (task.started_at.is_none() && deployed).then(|| (now.millis() - task.version.millis()).max(0) as f64 / 1000.0)
 }

@@ -12,10 +12,14 @@ use crate::scheduling::{self, LaunchRequest, MatchConfig, PlacementIndex};
 use crate::store::{Category, Store};
 use common::mesos::scheduler::{Acknowledge, Call, CallType, Decline, Kill, Reconcile, ReconcileTask, Roles};
 use common::mesos::{Filters, Id, Offer, Operation, TaskStatus};
+use futures::StreamExt;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+
+/// Calls in flight to the master at once when many go together (acknowledgements, kills).
+const CALL_CONCURRENCY: usize = 32;
 
 /// A batch of writes and where to report that it is stored.
 type Batch = (Vec<Write>, oneshot::Sender<Result<(), String>>);
@@ -192,7 +196,7 @@ impl Scheduler {
             core.apps.insert(app.id.clone(), app);
         }
         for instance in instances {
-            core.instances.insert(instance.task_id.clone(), instance);
+            core.insert_instance(instance);
         }
         for d in deployments {
             core.deployments.insert(d.id.clone(), d);
@@ -320,9 +324,12 @@ impl Scheduler {
 
     /// Applies task status updates, persists them (one commit), then acknowledges them (concurrently).
     async fn on_updates(&self, statuses: Vec<TaskStatus>) {
+        let statuses = distinct_updates(statuses);
         if statuses.is_empty() {
             return;
         }
+        let started = std::time::Instant::now();
+        let count = statuses.len();
         {
             let mut core = self.core.lock().expect("core lock");
             let now_ms = chrono::Utc::now().timestamp_millis();
@@ -332,6 +339,7 @@ impl Scheduler {
             }
             core.advance_deployments();
         }
+        let applied = started.elapsed();
         if let Err(e) = self.commit().await {
             // Not acknowledged: Mesos will resend the updates.
             tracing::error!(error = %e, "status updates not persisted; not acknowledging them");
@@ -341,13 +349,32 @@ impl Scheduler {
             let (uuid, agent_id) = (status.uuid?, status.agent_id?);
             let mut call = Call::new(CallType::Acknowledge, None);
             call.acknowledge = Some(Acknowledge { agent_id, task_id: status.task_id, uuid });
-            Some(self.driver.call(call))
+            Some(call)
         });
-        for result in futures::future::join_all(acks).await {
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "acknowledge failed");
-            }
+        let persisted = started.elapsed();
+        let failed = self.call_all(acks).await;
+        if failed > 0 {
+            tracing::warn!(failed, "acknowledgements failed; the agents will resend those updates");
         }
+        tracing::info!(
+            updates = count,
+            applied_ms = applied.as_millis(),
+            persisted_ms = persisted.as_millis(),
+            acknowledged_ms = started.elapsed().as_millis(),
+            "status update batch"
+        );
+    }
+
+    /// Sends calls to the master, [`CALL_CONCURRENCY`] at a time over reused connections; returns how many
+    /// failed. Thousands at once (one connection each) ran the master out of file descriptors and into
+    /// timeouts, and every unacknowledged update comes back from its agent, which fed the storm.
+    async fn call_all(&self, calls: impl IntoIterator<Item = Call>) -> usize {
+        futures::stream::iter(calls)
+            .map(|call| self.driver.call(call))
+            .buffer_unordered(CALL_CONCURRENCY)
+            .filter(|result| std::future::ready(result.is_err()))
+            .count()
+            .await
     }
 
     /// Explicit reconciliation of every known task, then implicit.
@@ -411,12 +438,14 @@ impl Scheduler {
             (kills, wants, revive)
         };
         let _ = self.commit_quietly().await;
-        for (task_id, agent_id) in kills {
+        let kills = kills.into_iter().map(|(task_id, agent_id)| {
             let mut call = Call::new(CallType::Kill, None);
             call.kill = Some(Kill { task_id: Id::new(task_id), agent_id: Some(Id::new(agent_id)), kill_policy: None });
-            if let Err(e) = self.driver.call(call).await {
-                tracing::debug!(error = %e, "kill failed; will retry on the next pass");
-            }
+            call
+        });
+        let failed = self.call_all(kills).await;
+        if failed > 0 {
+            tracing::debug!(failed, "kills failed; will retry on the next pass");
         }
         if wants_offers && (*suppressed || revive) {
             if self
@@ -506,6 +535,8 @@ impl Scheduler {
 
     /// Fills offers with launches; declines what is not used.
     async fn on_offers(&self, offers: Vec<Offer>) {
+        let started = std::time::Instant::now();
+        let offered = offers.len();
         let now_ms = chrono::Utc::now().timestamp_millis();
         let match_config = MatchConfig {
             mesos_role: self.config.mesos_role.clone(),
@@ -599,23 +630,33 @@ impl Scheduler {
                 ));
             }
         }
+        let planned = started.elapsed();
+        let launched: usize = accepts
+            .iter()
+            .flat_map(|(_, ops)| ops)
+            .filter_map(|op| op.launch.as_ref())
+            .map(|l| l.task_infos.len())
+            .sum();
         // Task records are persisted before the launch goes out, so a crash cannot orphan a task.
         if self.commit_quietly().await.is_err() {
             declines.extend(accepts.drain(..).map(|(offer, _)| offer.id));
         }
+        let persisted = started.elapsed();
         // As upstream: the unused rest of an accepted offer is not filtered (refuse 0 s), so it comes back in the
         // next allocation cycle for the instances still waiting; only plain declines use decline_offer_duration.
         let no_filter = Some(Filters { refuse_seconds: Some(0.0) });
-        for (offer, operations) in accepts {
+        let accepts = accepts.into_iter().map(|(offer, operations)| {
             let mut call = Call::new(CallType::Accept, None);
             call.accept = Some(common::mesos::scheduler::Accept {
                 offer_ids: vec![offer.id],
                 operations,
                 filters: no_filter.clone(),
             });
-            if let Err(e) = self.driver.call(call).await {
-                tracing::warn!(error = %e, "accept failed; reconciliation will sort the tasks out");
-            }
+            call
+        });
+        let failed = self.call_all(accepts).await;
+        if failed > 0 {
+            tracing::warn!(failed, "accepts failed; reconciliation will sort the tasks out");
         }
         if !declines.is_empty() {
             let refuse = Some(Filters { refuse_seconds: Some(self.config.decline_offer_duration as f64 / 1000.0) });
@@ -625,12 +666,54 @@ impl Scheduler {
                 tracing::debug!(error = %e, "decline failed");
             }
         }
+        tracing::info!(
+            offers = offered,
+            launched,
+            planned_ms = planned.as_millis(),
+            persisted_ms = persisted.as_millis(),
+            answered_ms = started.elapsed().as_millis(),
+            "offers handled"
+        );
     }
+}
+
+/// The updates of a batch without repeats: an agent resends an update until it is acknowledged, so a busy
+/// batch can hold the same (task, uuid) many times. The first of each is kept (applied, persisted and
+/// acknowledged once); updates without a uuid (the master's own, e.g. reconciliation answers) are all kept.
+fn distinct_updates(statuses: Vec<TaskStatus>) -> Vec<TaskStatus> {
+    let mut seen = std::collections::HashSet::new();
+    statuses
+        .into_iter()
+        .filter(|status| match &status.uuid {
+            Some(uuid) => seen.insert((status.task_id.value.clone(), uuid.clone())),
+            None => true,
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resent_updates_count_once_per_batch() {
+        let update = |task: &str, uuid: Option<&str>, state: &str| -> TaskStatus {
+            serde_json::from_value(serde_json::json!({"task_id": {"value": task}, "state": state, "uuid": uuid}))
+                .unwrap()
+        };
+        let batch = vec![
+            update("t1", Some("u1"), "TASK_STARTING"),
+            update("t2", Some("u1"), "TASK_STARTING"),
+            update("t1", Some("u1"), "TASK_STARTING"),
+            update("t1", Some("u2"), "TASK_RUNNING"),
+            update("t1", None, "TASK_RUNNING"),
+            update("t1", None, "TASK_RUNNING"),
+        ];
+        let kept: Vec<(String, Option<String>)> =
+            distinct_updates(batch).into_iter().map(|s| (s.task_id.value, s.uuid)).collect();
+        let expected = [("t1", Some("u1")), ("t2", Some("u1")), ("t1", Some("u2")), ("t1", None), ("t1", None)];
+        assert_eq!(kept, expected.map(|(t, u)| (t.to_string(), u.map(str::to_string))));
+    }
 
     /// A task record write; `agent` tells versions of the same task apart.
     fn task(id: &str, agent: &str) -> Write {

@@ -444,7 +444,7 @@ impl Master {
         tracing::info!(agent = %id, reregistering, was_recovered, was_unreachable, "agent registered");
         if !known {
             let agent = self.agents.get(&id).map(operator_agent).unwrap_or_default();
-            self.publish("AGENT_ADDED", serde_json::json!({ "agent": agent }));
+            self.publish("AGENT_ADDED", || serde_json::json!({ "agent": agent }));
         }
         Ok(id)
     }
@@ -581,7 +581,7 @@ impl Master {
         self.rescind_agent_offers(agent_id);
         let Some(agent) = self.agents.remove(agent_id) else { return };
         tracing::warn!(agent = %agent_id, "agent unreachable; removing it");
-        self.publish("AGENT_REMOVED", serde_json::json!({ "agent_id": agent_id }));
+        self.publish("AGENT_REMOVED", || serde_json::json!({ "agent_id": agent_id }));
         self.allocator.remove_agent(&agent_id.value);
         self.unreachable_agents.insert(agent_id.clone(), now);
         self.touch(Kind::Agents, agent_id);
@@ -622,7 +622,7 @@ impl Master {
         }
         self.publish(
             "TASK_UPDATED",
-            serde_json::json!({ "framework_id": framework_id, "status": status, "state": status.state }),
+            || serde_json::json!({ "framework_id": framework_id, "status": status, "state": status.state }),
         );
         let Some(framework) = self.frameworks.get(framework_id) else { return };
         if status.state.is_terminal() && framework.tasks.contains_key(&status.task_id) {
@@ -713,7 +713,7 @@ impl Master {
         if let Some(framework) = self.frameworks.get(&id) {
             let kind = if framework.reregistered_time.is_some() { "FRAMEWORK_UPDATED" } else { "FRAMEWORK_ADDED" };
             let payload = serde_json::json!({ "framework": operator_framework(framework) });
-            self.publish(kind, payload);
+            self.publish(kind, || payload);
         }
         Ok(id)
     }
@@ -797,7 +797,7 @@ impl Master {
             }
         }
         tracing::info!(framework = %framework_id, "framework removed");
-        self.publish("FRAMEWORK_REMOVED", serde_json::json!({ "framework_info": framework.info }));
+        self.publish("FRAMEWORK_REMOVED", || serde_json::json!({ "framework_info": framework.info }));
         framework.stream = None;
         framework.active = false;
         framework.unregistered_time = Some(now_secs());
@@ -895,7 +895,7 @@ impl Master {
                 resources: wanted,
             };
             record.record(&staging);
-            self.publish("TASK_ADDED", serde_json::json!({ "task": operator_task(&record) }));
+            self.publish("TASK_ADDED", || serde_json::json!({ "task": operator_task(&record) }));
             if let Some(framework) = self.frameworks.get_mut(framework_id) {
                 framework.tasks.insert(record.info.task_id.clone(), record);
             }
@@ -1153,12 +1153,13 @@ impl Master {
     }
 
     /// Publishes an operator API event (`{"type": kind, "<kind lower-cased>": payload}`) to every operator
-    /// stream, dropping the closed ones.
-    fn publish(&mut self, kind: &str, payload: serde_json::Value) {
+    /// stream, dropping the closed ones. The payload is only built when someone subscribes: status updates
+    /// arrive thousands per second under load and nobody may be listening.
+    fn publish(&mut self, kind: &str, payload: impl FnOnce() -> serde_json::Value) {
         if self.operator_streams.is_empty() {
             return;
         }
-        let event = serde_json::json!({ "type": kind, kind.to_ascii_lowercase(): payload });
+        let event = serde_json::json!({ "type": kind, kind.to_ascii_lowercase(): payload() });
         self.operator_streams.retain(|s| s.send(event.clone()));
     }
 }
@@ -1412,6 +1413,23 @@ mod tests {
         m.revive(&fw, &[]);
         assert_eq!(m.allocate(6.0), 1, "revive clears the filters");
         check_books(&m);
+    }
+
+    #[test]
+    fn operator_events_are_built_only_for_subscribers() {
+        let mut m = master();
+        let mut built = false;
+        m.publish("TASK_UPDATED", || {
+            built = true;
+            serde_json::json!({})
+        });
+        assert!(!built, "no operator stream: no payload");
+        let (operator, mut operator_rx) = stream("op");
+        m.operator_streams.push(operator);
+        m.publish("TASK_UPDATED", || serde_json::json!({"state": "TASK_RUNNING"}));
+        let event = operator_rx.try_recv().expect("published");
+        assert_eq!(event["type"], "TASK_UPDATED");
+        assert_eq!(event["task_updated"]["state"], "TASK_RUNNING");
     }
 
     #[test]

@@ -115,7 +115,7 @@ pub struct AppInfoExtras {
 }
 
 /// Adds the AppInfo keys in `extras` to an [`app_json`] value (non-objects are returned unchanged).
-pub fn with_app_info(mut app: Value, extras: &AppInfoExtras) -> Value {
+pub fn with_app_info(mut app: Value, extras: AppInfoExtras) -> Value {
     let Some(obj) = app.as_object_mut() else {
         return app;
     };
@@ -125,20 +125,21 @@ pub fn with_app_info(mut app: Value, extras: &AppInfoExtras) -> Value {
         obj.insert("tasksHealthy".into(), json!(c.healthy));
         obj.insert("tasksUnhealthy".into(), json!(c.unhealthy));
     }
-    if let Some(ids) = &extras.deployment_ids {
+    if let Some(ids) = extras.deployment_ids {
         obj.insert("deployments".into(), ids.iter().map(|id| json!({ "id": id })).collect());
     }
-    if let Some(results) = &extras.readiness_check_results {
-        obj.insert("readinessCheckResults".into(), json!(results));
+    if let Some(results) = extras.readiness_check_results {
+        obj.insert("readinessCheckResults".into(), Value::Array(results));
     }
-    if let Some(tasks) = &extras.tasks {
-        obj.insert("tasks".into(), json!(tasks));
+    // Moved, not `json!`-copied: with every task embedded this is most of a large `/v2/apps` answer.
+    if let Some(tasks) = extras.tasks {
+        obj.insert("tasks".into(), Value::Array(tasks));
     }
-    if let Some(failure) = &extras.last_task_failure {
-        obj.insert("lastTaskFailure".into(), failure.clone());
+    if let Some(failure) = extras.last_task_failure {
+        obj.insert("lastTaskFailure".into(), failure);
     }
-    if let Some(stats) = &extras.task_stats {
-        obj.insert("taskStats".into(), stats.clone());
+    if let Some(stats) = extras.task_stats {
+        obj.insert("taskStats".into(), stats);
     }
     app
 }
@@ -458,7 +459,7 @@ mod tests {
     fn posted_echo(app: &AppDefinition) -> Value {
         with_app_info(
             app_json(app, true),
-            &AppInfoExtras {
+            AppInfoExtras {
                 counts: Some(TaskCounts::default()),
                 deployment_ids: Some(vec!["3ec3fbd5-11e4-479f-bd17-813d33e43e0c".into()]),
                 tasks: Some(Vec::new()),
@@ -511,7 +512,7 @@ mod tests {
         app.version_info = Some(VersionInfo { last_scaling_at: app.version, last_config_change_at: app.version });
         let full = with_app_info(
             app_json(&app, false),
-            &AppInfoExtras {
+            AppInfoExtras {
                 counts: Some(TaskCounts { staged: 1, running: 2, healthy: 0, unhealthy: 0 }),
                 deployment_ids: Some(Vec::new()),
                 tasks: Some(Vec::new()),

@@ -104,8 +104,16 @@ pub struct Core {
     pub apps: BTreeMap<PathId, AppDefinition>,
     /// Stored versions' timestamps per app (newest last, at most `max_versions`), including the current one.
     pub versions: BTreeMap<PathId, Vec<Timestamp>>,
-    /// Tasks by task id.
+    /// Tasks by task id. Add and remove them only through [`Core::insert_instance`] and
+    /// [`Core::remove_instance`], which keep the indexes below in step.
     pub instances: BTreeMap<String, Instance>,
+    /// Task ids per app: what [`Core::tasks_of`] reads, so per-app questions cost that app's tasks only.
+    tasks_by_app: HashMap<PathId, BTreeSet<String>>,
+    /// Ids of the tasks currently unreachable, the only ones [`Core::expire_unreachable`] looks at.
+    unreachable_ids: BTreeSet<String>,
+    /// The uuid of the last update applied per task: an agent resends an update until its acknowledgement
+    /// arrives, and a resent one is only acknowledged again, not applied, persisted and published again.
+    applied_uuids: HashMap<String, String>,
     /// Deployments by id.
     pub deployments: BTreeMap<String, Deployment>,
     /// Launch delays per app.
@@ -141,9 +149,35 @@ impl Core {
 
     // ----- queries ------------------------------------------------------------------------------------------
 
-    /// The app's tasks.
+    /// The app's tasks, in task id order.
     pub fn tasks_of(&self, app: &PathId) -> Vec<&Instance> {
-        self.instances.values().filter(|i| i.app_id == *app).collect()
+        let Some(ids) = self.tasks_by_app.get(app) else { return Vec::new() };
+        ids.iter().filter_map(|id| self.instances.get(id)).collect()
+    }
+
+    /// Adds (or replaces) a task and indexes it.
+    pub fn insert_instance(&mut self, instance: Instance) {
+        let task_id = instance.task_id.clone();
+        self.remove_instance(&task_id);
+        self.tasks_by_app.entry(instance.app_id.clone()).or_default().insert(task_id.clone());
+        if instance.unreachable.is_some() {
+            self.unreachable_ids.insert(task_id.clone());
+        }
+        self.instances.insert(task_id, instance);
+    }
+
+    /// Removes a task and its index entries.
+    pub fn remove_instance(&mut self, task_id: &str) -> Option<Instance> {
+        let instance = self.instances.remove(task_id)?;
+        if let Some(ids) = self.tasks_by_app.get_mut(&instance.app_id) {
+            ids.remove(task_id);
+            if ids.is_empty() {
+                self.tasks_by_app.remove(&instance.app_id);
+            }
+        }
+        self.unreachable_ids.remove(task_id);
+        self.applied_uuids.remove(task_id);
+        Some(instance)
     }
 
     /// Deployments touching an app.
@@ -355,7 +389,7 @@ impl Core {
             killed.push(task.task_json(false));
             *per_app.entry(task.app_id.clone()).or_default() += 1;
             if wipe {
-                let task = self.instances.remove(id).expect("present");
+                let task = self.remove_instance(id).expect("present");
                 self.writes.push(Write::DeleteInstance(task.task_id.clone()));
                 self.kills.push((task.task_id, task.agent_id));
             } else {
@@ -450,6 +484,9 @@ impl Core {
     /// A task status from Mesos. Unknown tasks that are alive are killed (they are not ours any more).
     pub fn on_status(&mut self, status: &TaskStatus, now_ms: i64) {
         let task_id = status.task_id.value.clone();
+        if status.uuid.is_some() && self.applied_uuids.get(&task_id) == status.uuid.as_ref() {
+            return;
+        }
         let Some(task) = self.instances.get_mut(&task_id) else {
             if !status.state.is_terminal() && status.state != TaskState::TASK_UNREACHABLE {
                 if let Some(agent) = &status.agent_id {
@@ -459,12 +496,17 @@ impl Core {
             return;
         };
         let ts = now();
+        if let Some(uuid) = &status.uuid {
+            self.applied_uuids.insert(task_id.clone(), uuid.clone());
+        }
         let was_unreachable = task.state == Some(TaskState::TASK_UNREACHABLE);
         task.apply(status, ts);
         if status.state != TaskState::TASK_UNREACHABLE {
             task.unreachable = None;
+            self.unreachable_ids.remove(&task_id);
         } else if !was_unreachable {
             task.unreachable = Some(Unreachable { since_ms: now_ms, inactive: false });
+            self.unreachable_ids.insert(task_id.clone());
         }
         let app_id = task.app_id.clone();
         let snapshot = task.clone();
@@ -527,7 +569,7 @@ impl Core {
         }
         if status.state.is_terminal() || status.state == TaskState::TASK_UNREACHABLE && !self.apps.contains_key(&app_id)
         {
-            self.instances.remove(&task_id);
+            self.remove_instance(&task_id);
             self.writes.push(Write::DeleteInstance(task_id));
         } else if let Some(task) = self.instances.get(&task_id) {
             self.writes.push(Write::Instance(Box::new(task.clone())));
@@ -540,7 +582,8 @@ impl Core {
     /// it is forgotten (and killed as unknown if it comes back). Run on status updates and scheduler ticks.
     pub fn expire_unreachable(&mut self, now_ms: i64) {
         let mut expunged = Vec::new();
-        for task in self.instances.values_mut() {
+        for task_id in &self.unreachable_ids {
+            let Some(task) = self.instances.get_mut(task_id) else { continue };
             let (Some(unreachable), Some(app)) = (task.unreachable.as_mut(), self.apps.get(&task.app_id)) else {
                 continue;
             };
@@ -559,7 +602,7 @@ impl Core {
         }
         for task_id in expunged {
             tracing::info!(task = %task_id, "expunging a task unreachable for longer than expungeAfterSeconds");
-            self.instances.remove(&task_id);
+            self.remove_instance(&task_id);
             self.writes.push(Write::DeleteInstance(task_id));
         }
     }
@@ -620,7 +663,7 @@ impl Core {
     /// Records a launched task.
     pub fn add_instance(&mut self, instance: Instance) {
         self.writes.push(Write::Instance(Box::new(instance.clone())));
-        self.instances.insert(instance.task_id.clone(), instance);
+        self.insert_instance(instance);
     }
 
     /// Advances deployments whose current step is done; returns true if any finished.
@@ -714,7 +757,7 @@ pub fn app_info(core: &Core, app: &AppDefinition, with_tasks: bool, with_failure
         last_task_failure: if with_failure { core.last_failures.get(&app.id).cloned() } else { None },
         ..AppInfoExtras::default()
     };
-    with_app_info(app_json(app, false), &extras)
+    with_app_info(app_json(app, false), extras)
 }
 
 #[cfg(test)]
@@ -799,6 +842,50 @@ mod tests {
         assert!(!core.instances.contains_key("patient.1"));
         core.on_status(&status("patient.1", TaskState::TASK_RUNNING), 41_000);
         assert_eq!(core.kills, vec![("patient.1".to_string(), "a1".to_string())]);
+    }
+
+    #[test]
+    fn tasks_are_indexed_per_app_and_unreachable_ones_apart() {
+        let mut core = Core::new((10000, 20000), 50);
+        for body in [&br#"{"id": "a", "cmd": "sleep 1"}"#[..], br#"{"id": "a/b", "cmd": "sleep 1"}"#] {
+            core.create_app(parse_app(body, &PathId::root()).unwrap(), false).unwrap();
+        }
+        let (a, b) = (PathId::parse("/a"), PathId::parse("/a/b"));
+        for task in ["a.2", "a.1"] {
+            launched(&mut core, &a, task);
+        }
+        launched(&mut core, &b, "a_b.1");
+        let ids = |core: &Core, app: &PathId| core.tasks_of(app).iter().map(|t| t.task_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&core, &a), ["a.1", "a.2"]);
+        assert_eq!(ids(&core, &b), ["a_b.1"]);
+        core.on_status(&status("a.1", TaskState::TASK_FINISHED), 1_000);
+        assert_eq!(ids(&core, &a), ["a.2"]);
+        assert!(ids(&core, &PathId::parse("/c")).is_empty());
+        // A task restored unreachable from the store is expired like one that became unreachable here.
+        let mut restored = core.remove_instance("a_b.1").unwrap();
+        assert!(ids(&core, &b).is_empty());
+        restored.unreachable = Some(Unreachable { since_ms: 0, inactive: false });
+        core.insert_instance(restored);
+        core.expire_unreachable(1_000_000);
+        assert!(ids(&core, &b).is_empty(), "expunged (default strategy)");
+    }
+
+    #[test]
+    fn a_resent_update_is_applied_once() {
+        let mut core = Core::new((10000, 20000), 50);
+        core.create_app(parse_app(br#"{"id": "web", "cmd": "sleep 1"}"#, &PathId::root()).unwrap(), false).unwrap();
+        launched(&mut core, &PathId::parse("/web"), "web.1");
+        let with_uuid = |state, uuid: &str| TaskStatus { uuid: Some(uuid.into()), ..status("web.1", state) };
+        core.events.clear();
+        core.writes.clear();
+        core.on_status(&with_uuid(TaskState::TASK_RUNNING, "u1"), 1_000);
+        let (events, writes) = (core.events.len(), core.writes.len());
+        assert!(events > 0 && writes > 0);
+        core.on_status(&with_uuid(TaskState::TASK_RUNNING, "u1"), 2_000);
+        assert_eq!((core.events.len(), core.writes.len()), (events, writes), "the resent copy changes nothing");
+        core.on_status(&with_uuid(TaskState::TASK_FINISHED, "u2"), 3_000);
+        assert!(!core.instances.contains_key("web.1"));
+        assert!(core.applied_uuids.is_empty(), "forgotten with the task");
     }
 
     #[test]

@@ -78,15 +78,16 @@ pub fn state(master: &Master, ctx: &Context) -> Value {
         o.insert("log_dir".into(), json!(dir));
     }
     o.insert("flags".into(), json!(*ctx.flags));
-    o.insert("slaves".into(), json!(master.agents.values().map(agent_json).collect::<Vec<_>>()));
+    // Built as `Value::Array`s, not through `json!`, which would deep-copy every task's JSON once more.
+    o.insert("slaves".into(), Value::Array(master.agents.values().map(agent_json).collect()));
     o.insert("recovered_slaves".into(), recovered_agents(master));
     o.insert(
         "frameworks".into(),
-        json!(master.frameworks.values().map(|f| framework_json(master, f, true)).collect::<Vec<_>>()),
+        Value::Array(master.frameworks.values().map(|f| framework_json(master, f, true)).collect()),
     );
     o.insert(
         "completed_frameworks".into(),
-        json!(master.completed_frameworks.iter().map(|f| framework_json(master, f, false)).collect::<Vec<_>>()),
+        Value::Array(master.completed_frameworks.iter().map(|f| framework_json(master, f, false)).collect()),
     );
     o.insert("orphan_tasks".into(), json!([]));
     o.insert("unregistered_frameworks".into(), json!([]));
@@ -168,11 +169,13 @@ fn framework_json(master: &Master, framework: &Framework, with_tasks: bool) -> V
         })).collect::<Vec<_>>(),
         "executors": [],
         "offer_constraints": {},
-        "tasks": if with_tasks { framework.tasks.values().map(task_json).collect::<Vec<_>>() } else { vec![] },
-        "unreachable_tasks": framework.unreachable_tasks.values().map(task_json).collect::<Vec<_>>(),
-        "completed_tasks": framework.completed_tasks.iter().map(task_json).collect::<Vec<_>>(),
     });
     let o = out.as_object_mut().expect("object");
+    // Moved in, not `json!`-copied: these are most of a large `/master/state`.
+    let tasks = if with_tasks { framework.tasks.values().map(task_json).collect() } else { Vec::new() };
+    o.insert("tasks".into(), Value::Array(tasks));
+    o.insert("unreachable_tasks".into(), Value::Array(framework.unreachable_tasks.values().map(task_json).collect()));
+    o.insert("completed_tasks".into(), Value::Array(framework.completed_tasks.iter().map(task_json).collect()));
     if let Some(t) = framework.reregistered_time {
         o.insert("reregistered_time".into(), json!(t));
     }
