@@ -31,6 +31,26 @@ pub fn tiny_image() -> Result<String, String> {
     result.map(|_| IMAGE.to_string())
 }
 
+/// Ids of the containers carrying the bench label: running ones, or all (`all`).
+pub fn labelled_containers(all: bool) -> Vec<String> {
+    let filter = format!("label={LABEL}");
+    let args = if all { vec!["ps", "-aq", "--filter", &filter] } else { vec!["ps", "-q", "--filter", &filter] };
+    run("docker", &args).map(|o| o.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// Removes every labelled container, running or stopped: Marathon's Docker tasks stay behind stopped once the
+/// bench's agent is gone, since it never reaches its garbage collection.
+pub fn remove_labelled_containers() {
+    let ids = labelled_containers(true);
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.iter().map(String::as_str));
+        if let Err(e) = run("docker", &args) {
+            eprintln!("warning: {e}");
+        }
+    }
+}
+
 /// Runs a command; its stdout, or an error with its stderr.
 pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
     let output = Command::new(program).args(args).output().map_err(|e| format!("{program}: {e}"))?;

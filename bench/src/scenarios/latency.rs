@@ -32,6 +32,7 @@ pub async fn run(options: &Options, rows: &mut Vec<Row>) {
     match docker::tiny_image() {
         Ok(image) => {
             let kind = samples(&base, options.samples, |id| docker_sleeper(id, 1, &image)).await;
+            docker::remove_labelled_containers();
             rows.push(Row::info("2 latency", "Docker task, real agent", p50_p99(&kind)));
         }
         Err(e) => rows.push(Row::info("2 latency", "Docker task, real agent", format!("skipped: {e}"))),

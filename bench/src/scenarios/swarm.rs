@@ -2,7 +2,7 @@
 //! via our Marathon (a Docker app through a real agent) versus `docker service create --replicas N` in Docker
 //! Swarm mode. The swarm is created for the run and always left again (also on failure or panic).
 
-use super::docker::{run as docker, tiny_image, LABEL};
+use super::docker::{labelled_containers, remove_labelled_containers, run as docker, tiny_image, LABEL};
 use super::{secs, Options};
 use crate::cluster::Cluster;
 use crate::marathon::{create_app, delete, docker_sleeper, wait_no_apps, wait_running};
@@ -56,32 +56,12 @@ fn remove_services() {
     }
 }
 
-/// Ids of the containers carrying the bench label: running ones, or all (`-a`).
-fn labelled_containers(all: bool) -> Vec<String> {
-    let filter = format!("label={LABEL}");
-    let args = if all { vec!["ps", "-aq", "--filter", &filter] } else { vec!["ps", "-q", "--filter", &filter] };
-    docker("docker", &args).map(|o| o.lines().map(str::to_string).collect()).unwrap_or_default()
-}
-
 /// Waits until no labelled container runs (a stopped one waits for its agent's garbage collection, which
 /// would otherwise be timed here too).
 fn wait_containers_gone(timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while !labelled_containers(false).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// Removes the stopped labelled containers the Marathon runs left (their agent is gone before it collects
-/// them).
-fn remove_stopped_containers() {
-    let ids = labelled_containers(true);
-    if !ids.is_empty() {
-        let mut args = vec!["rm", "-f"];
-        args.extend(ids.iter().map(String::as_str));
-        if let Err(e) = docker("docker", &args) {
-            eprintln!("warning: {e}");
-        }
     }
 }
 
@@ -118,7 +98,7 @@ pub async fn run(options: &Options, rows: &mut Vec<Row>) {
         wait_containers_gone(Duration::from_secs(120));
     }
     drop(cluster);
-    remove_stopped_containers();
+    remove_labelled_containers();
 
     let swarm = match Swarm::init() {
         Ok(swarm) => swarm,

@@ -183,11 +183,15 @@ impl Scheduler {
             })
             .collect();
         let ids: Vec<String> = apps.iter().map(|app| app.id.to_string()).collect();
-        let names = futures::future::join_all(ids.iter().map(|id| self.store.version_names(Category::Apps, id))).await;
+        let names: Vec<Vec<String>> =
+            futures::future::join_all(ids.iter().map(|id| self.store.version_names(Category::Apps, id)))
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
         let mut core = self.core.lock().expect("core lock");
         for (app, names) in apps.into_iter().zip(names) {
-            let mut versions: Vec<Timestamp> =
-                names.map_err(|e| e.to_string())?.iter().filter_map(|n| Timestamp::parse(n)).collect();
+            let mut versions: Vec<Timestamp> = names.iter().filter_map(|n| Timestamp::parse(n)).collect();
             if !versions.contains(&app.version) {
                 versions.push(app.version);
             }
