@@ -153,16 +153,22 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// Takes the pending writes and events out of the core, persists the writes, then publishes the events.
+    /// A commit that carried something (or left kills or a revive pending) wakes the leader's loop to converge
+    /// again; an empty one does not, or the loop, which commits on every pass, would wake itself forever.
     pub async fn commit(&self) -> Result<(), String> {
-        let (writes, events) = {
+        let (writes, events, changed) = {
             let mut core = self.core.lock().expect("core lock");
-            (std::mem::take(&mut core.writes), std::mem::take(&mut core.events))
+            let (writes, events) = (std::mem::take(&mut core.writes), std::mem::take(&mut core.events));
+            let changed = !writes.is_empty() || !events.is_empty() || !core.kills.is_empty() || core.revive;
+            (writes, events, changed)
         };
         let result = self.persister.persist(writes).await;
         for event in events {
             let _ = self.events.send(event);
         }
-        self.wake.notify_one();
+        if changed {
+            self.wake.notify_one();
+        }
         result
     }
 
