@@ -35,6 +35,23 @@ pub fn rss_bytes(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|status| parse_vm_rss(&status)).unwrap_or(0)
 }
 
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`; zero when it cannot be read.
+pub fn cpu_time(pid: u32) -> Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|stat| parse_cpu_ticks(&stat));
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Duration::from_secs_f64(ticks.unwrap_or(0) as f64 / per_second)
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line, in clock ticks. The command name (field 2)
+/// may hold spaces, so fields are counted after its closing parenthesis.
+pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // After the name, field 3 (state) is index 0, so utime (14) and stime (15) are indexes 11 and 12.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
 /// `VmRSS:   1234 kB` → bytes.
 pub fn parse_vm_rss(status: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -253,5 +270,12 @@ mod tests {
         let status = "Name:\tmesos-master\nVmPeak:\t  9000 kB\nVmRSS:\t    5120 kB\nThreads:\t4\n";
         assert_eq!(parse_vm_rss(status), Some(5120 * 1024));
         assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn cpu_ticks_are_user_plus_system_even_with_spaces_in_the_name() {
+        let stat = "4242 (tokio worker 1) S 1 4242 4242 0 -1 4194560 500 0 0 0 37 5 0 0 20 0 4 0 100 0 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(42));
+        assert_eq!(parse_cpu_ticks("4242 (x) S 1"), None);
     }
 }

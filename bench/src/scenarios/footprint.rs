@@ -2,7 +2,7 @@
 //! each role. The loaded half (RSS at scale) is measured by the launch scenario.
 
 use super::{docker, secs};
-use crate::cluster::{rss_bytes, Cluster};
+use crate::cluster::{cpu_time, rss_bytes, Cluster};
 use crate::report::{mib, Row};
 use integration_tests::binary;
 use std::time::{Duration, Instant};
@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 /// Image and idle-RSS targets.
 const IMAGE_TARGET: u64 = 20 << 20;
 const IDLE_TARGET: u64 = 15 << 20;
+
+/// How long idle CPU use is sampled.
+const IDLE_CPU_WINDOW: Duration = Duration::from_secs(10);
 
 /// Measures everything; `tag` names the role images (`MESOS_RS_TAG`, built by `scripts/build-images.sh`).
 pub async fn run(tag: &str, rows: &mut Vec<Row>) {
@@ -83,6 +86,14 @@ pub async fn run(tag: &str, rows: &mut Vec<Row>) {
             "< 15 MiB",
             rss > 0 && rss < IDLE_TARGET,
         ));
+    }
+    // Idle CPU: an idle role should only wake for its timers (a leader loop that woke itself once spun a core).
+    let before: Vec<Duration> = roles.iter().map(|(_, pid)| cpu_time(*pid)).collect();
+    tokio::time::sleep(IDLE_CPU_WINDOW).await;
+    for ((role, pid), before) in roles.iter().zip(before) {
+        let used = cpu_time(*pid).saturating_sub(before);
+        let share = used.as_secs_f64() / IDLE_CPU_WINDOW.as_secs_f64() * 100.0;
+        rows.push(Row::info("5 footprint", format!("{role} idle CPU"), format!("{share:.1} % of a core")));
     }
 }
 
