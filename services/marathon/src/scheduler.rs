@@ -639,6 +639,10 @@ impl Scheduler {
                     }],
                 ));
             }
+            // Progress with more still to launch: ask for the next round at once (the loop revives after these
+            // accepts land) rather than wait for the master's next allocation. A round that launched nothing
+            // does not revive, so offers that fit nothing are not bounced back and forth.
+            core.revive |= !accepts.is_empty() && queue.iter().any(|(_, n)| *n > 0);
         }
         let planned = started.elapsed();
         let launched: usize = accepts
