@@ -16,116 +16,10 @@ use futures::StreamExt;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{broadcast, mpsc, Notify};
 
 /// Calls in flight to the master at once when many go together (acknowledgements, kills).
 const CALL_CONCURRENCY: usize = 32;
-
-/// A batch of writes and where to report that it is stored.
-type Batch = (Vec<Write>, oneshot::Sender<Result<(), String>>);
-
-/// Ordered persistence: batches are applied in submission order. Whatever queued up while a batch was being
-/// written goes next as one batch, pipelined to ZooKeeper in [`stages`], so a burst of task updates costs a few
-/// round trips (and fsyncs) instead of one each.
-#[derive(Clone)]
-pub struct Persister {
-    tx: mpsc::UnboundedSender<Batch>,
-}
-
-impl Persister {
-    /// Starts the writer task.
-    pub fn start(store: Arc<Store>, max_versions: usize) -> Persister {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Batch>();
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let (mut writes, mut waiting) = (first.0, vec![first.1]);
-                while let Ok((more, done)) = rx.try_recv() {
-                    writes.extend(more);
-                    waiting.push(done);
-                }
-                let mut result = Ok(());
-                for stage in stages(writes) {
-                    let applied =
-                        futures::future::join_all(stage.into_iter().map(|w| apply(&store, w, max_versions))).await;
-                    for e in applied.into_iter().filter_map(Result::err) {
-                        tracing::error!(error = %e, "cannot persist state to ZooKeeper");
-                        result = Err(e.to_string());
-                    }
-                }
-                for done in waiting {
-                    let _ = done.send(result.clone());
-                }
-            }
-        });
-        Persister { tx }
-    }
-
-    /// Persists the writes; resolves once they are in ZooKeeper.
-    pub async fn persist(&self, writes: Vec<Write>) -> Result<(), String> {
-        if writes.is_empty() {
-            return Ok(());
-        }
-        let (done, wait) = oneshot::channel();
-        self.tx.send((writes, done)).map_err(|_| "persister stopped".to_string())?;
-        wait.await.map_err(|_| "persister stopped".to_string())?
-    }
-}
-
-/// Splits writes (in order) into stages run one after another; the writes within a stage may run
-/// concurrently. Task records (the bulk) share a stage, only the last write of each task kept (its final
-/// state is what counts); any other write is a stage of its own, keeping its place in the order.
-fn stages(writes: Vec<Write>) -> Vec<Vec<Write>> {
-    let mut out: Vec<Vec<Write>> = Vec::new();
-    let mut tasks: Vec<Write> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for write in writes {
-        let key = match &write {
-            Write::Instance(instance) => Some(instance.task_id.clone()),
-            Write::DeleteInstance(id) => Some(id.clone()),
-            _ => None,
-        };
-        match key {
-            Some(key) => match index.get(&key) {
-                Some(&at) => tasks[at] = write,
-                None => {
-                    index.insert(key, tasks.len());
-                    tasks.push(write);
-                }
-            },
-            None => {
-                if !tasks.is_empty() {
-                    out.push(std::mem::take(&mut tasks));
-                    index.clear();
-                }
-                out.push(vec![write]);
-            }
-        }
-    }
-    if !tasks.is_empty() {
-        out.push(tasks);
-    }
-    out
-}
-
-async fn apply(store: &Store, write: Write, max_versions: usize) -> Result<(), crate::store::StoreError> {
-    match write {
-        Write::App(app) => {
-            let json = crate::app::app_json(&app, false);
-            let id = app.id.to_string();
-            store.put(Category::Apps, &id, &json).await?;
-            store.put_version(Category::Apps, &id, &app.version.to_string(), &json, max_versions).await
-        }
-        Write::DeleteApp(id) => {
-            store.delete(Category::Apps, &id.to_string()).await?;
-            store.delete(Category::TaskFailures, &id.to_string()).await
-        }
-        Write::Instance(instance) => store.put(Category::Instances, &instance.task_id, &*instance).await,
-        Write::DeleteInstance(id) => store.delete(Category::Instances, &id).await,
-        Write::Deployment(d) => store.put(Category::Deployments, &d.id, &*d).await,
-        Write::DeleteDeployment(id) => store.delete(Category::Deployments, &id).await,
-        Write::TaskFailure(app, failure) => store.put(Category::TaskFailures, &app.to_string(), &failure).await,
-    }
-}
 
 /// Everything the leader's loop and the API share.
 pub struct Scheduler {
@@ -136,7 +30,7 @@ pub struct Scheduler {
     /// The store.
     pub store: Arc<Store>,
     /// Ordered persistence.
-    pub persister: Persister,
+    pub persister: crate::persister::Persister,
     /// Published events (`/v2/events`).
     pub events: broadcast::Sender<Value>,
     /// Configuration.
@@ -729,63 +623,4 @@ mod tests {
         assert_eq!(kept, expected.map(|(t, u)| (t.to_string(), u.map(str::to_string))));
     }
 
-    /// A task record write; `agent` tells versions of the same task apart.
-    fn task(id: &str, agent: &str) -> Write {
-        Write::Instance(Box::new(Instance {
-            task_id: id.into(),
-            app_id: PathId::parse("/a"),
-            version: crate::core::now(),
-            agent_id: agent.into(),
-            host: "h".into(),
-            ports: Vec::new(),
-            service_ports: Vec::new(),
-            state: None,
-            staged_at: crate::core::now(),
-            started_at: None,
-            ip_addresses: Vec::new(),
-            healthy: None,
-            killing: false,
-            health: Vec::new(),
-            unreachable: None,
-        }))
-    }
-
-    fn describe(stages: &[Vec<Write>]) -> Vec<Vec<String>> {
-        stages
-            .iter()
-            .map(|stage| {
-                stage
-                    .iter()
-                    .map(|w| match w {
-                        Write::Instance(i) => format!("put {} {}", i.task_id, i.agent_id),
-                        Write::DeleteInstance(id) => format!("delete {id}"),
-                        Write::DeleteApp(id) => format!("delete app {id}"),
-                        _ => "other".into(),
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn task_writes_are_coalesced_between_ordered_barriers() {
-        let writes = vec![
-            task("t1", "v1"),
-            task("t2", "v1"),
-            task("t1", "v2"),
-            Write::DeleteApp(PathId::parse("/a")),
-            task("t2", "v3"),
-            Write::DeleteInstance("t2".into()),
-            Write::DeleteInstance("t3".into()),
-        ];
-        assert_eq!(
-            describe(&stages(writes)),
-            vec![
-                vec!["put t1 v2".to_string(), "put t2 v1".into()],
-                vec!["delete app /a".into()],
-                vec!["delete t2".into(), "delete t3".into()],
-            ]
-        );
-        assert!(stages(Vec::new()).is_empty());
-    }
 }
