@@ -6,6 +6,7 @@
 use common::zk::{self, ZkUrl};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::time::Duration;
 use tokio::sync::Mutex;
 use zookeeper_client as zkc;
@@ -50,12 +51,17 @@ pub struct Store {
     url: ZkUrl,
     session_timeout: Duration,
     client: Mutex<Option<zkc::Client>>,
+    /// Znodes this store has seen exist (entities and their bucket directories): a hint that picks the first
+    /// call of a write, `set` for a known node and `create` for a new one, instead of a failing `set` and a
+    /// `mkdir` of every parent each time. Each failed write costs ZooKeeper a logged transaction (an fsync), and
+    /// a wrong hint only costs the fallback call.
+    known: std::sync::Mutex<HashSet<String>>,
 }
 
 impl Store {
     /// A store under `url.path` (nothing is contacted until first use).
     pub fn new(url: ZkUrl, session_timeout: Duration) -> Store {
-        Store { url, session_timeout, client: Mutex::new(None) }
+        Store { url, session_timeout, client: Mutex::new(None), known: Default::default() }
     }
 
     async fn client(&self) -> Result<zkc::Client, StoreError> {
@@ -81,10 +87,8 @@ impl Store {
 
     /// Writes the latest value of an entity.
     pub async fn put<T: Serialize>(&self, category: Category, id: &str, value: &T) -> Result<(), StoreError> {
-        let client = self.client().await?;
         let data = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(id.to_string(), e))?;
-        let path = self.path(category, id);
-        set_or_create(&client, &self.url, &path, &data).await
+        self.write(&self.path(category, id), &data).await
     }
 
     /// Records a version of an entity under it, keeping at most `keep` versions (oldest removed first).
@@ -99,12 +103,14 @@ impl Store {
         let client = self.client().await?;
         let data = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(id.to_string(), e))?;
         let base = self.path(category, id);
-        set_or_create(&client, &self.url, &format!("{base}/{}", escape(version)), &data).await?;
+        self.write(&format!("{base}/{}", escape(version)), &data).await?;
         let mut versions = client.list_children(&base).await?;
         versions.sort();
         while versions.len() > keep.max(1) {
             let oldest = versions.remove(0);
-            match client.delete(&format!("{base}/{oldest}"), None).await {
+            let path = format!("{base}/{oldest}");
+            self.forget(&path);
+            match client.delete(&path, None).await {
                 Ok(()) | Err(zkc::Error::NoNode) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -145,13 +151,16 @@ impl Store {
     pub async fn delete(&self, category: Category, id: &str) -> Result<(), StoreError> {
         let client = self.client().await?;
         let base = self.path(category, id);
+        self.forget(&base);
         let children = match client.list_children(&base).await {
             Ok(c) => c,
             Err(zkc::Error::NoNode) => return Ok(()),
             Err(e) => return Err(e.into()),
         };
         for child in children {
-            match client.delete(&format!("{base}/{child}"), None).await {
+            let path = format!("{base}/{child}");
+            self.forget(&path);
+            match client.delete(&path, None).await {
                 Ok(()) | Err(zkc::Error::NoNode) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -198,25 +207,54 @@ impl Store {
 
     /// Stores the framework id.
     pub async fn set_framework_id(&self, id: &str) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        set_or_create(&client, &self.url, &format!("{}/state/framework-id", self.url.path), id.as_bytes()).await
+        self.write(&format!("{}/state/framework-id", self.url.path), id.as_bytes()).await
     }
-}
 
-async fn set_or_create(client: &zkc::Client, url: &ZkUrl, path: &str, data: &[u8]) -> Result<(), StoreError> {
-    match client.set_data(path, data, None).await {
-        Ok(_) => Ok(()),
-        Err(zkc::Error::NoNode) => {
-            let parent = &path[..path.rfind('/').unwrap_or(0)];
-            zk::ensure_path(client, url, parent).await?;
-            let options = zkc::CreateMode::Persistent.with_acls(url.acls());
-            match client.create(path, data, &options).await {
-                Ok(_) => Ok(()),
-                Err(zkc::Error::NodeExists) => client.set_data(path, data, None).await.map(|_| ()).map_err(Into::into),
-                Err(e) => Err(e.into()),
+    /// Sets a znode's data, creating it (and its parents) if it does not exist.
+    async fn write(&self, path: &str, data: &[u8]) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        if self.is_known(path) {
+            match client.set_data(path, data, None).await {
+                Ok(_) => return Ok(()),
+                Err(zkc::Error::NoNode) => self.forget(path),
+                Err(e) => return Err(e.into()),
             }
         }
-        Err(e) => Err(e.into()),
+        let parent = &path[..path.rfind('/').unwrap_or(0)];
+        if !self.is_known(parent) {
+            zk::ensure_path(&client, &self.url, parent).await?;
+            self.remember(parent);
+        }
+        let options = zkc::CreateMode::Persistent.with_acls(self.url.acls());
+        let created = match client.create(path, data, &options).await {
+            Err(zkc::Error::NoNode) => {
+                // The parent went away since it was seen (an entity deleted under its versions).
+                zk::ensure_path(&client, &self.url, parent).await?;
+                client.create(path, data, &options).await.map(|_| ())
+            }
+            other => other.map(|_| ()),
+        };
+        match created {
+            Ok(()) => {}
+            Err(zkc::Error::NodeExists) => {
+                client.set_data(path, data, None).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.remember(path);
+        Ok(())
+    }
+
+    fn is_known(&self, path: &str) -> bool {
+        self.known.lock().expect("known lock").contains(path)
+    }
+
+    fn remember(&self, path: &str) {
+        self.known.lock().expect("known lock").insert(path.to_string());
+    }
+
+    fn forget(&self, path: &str) {
+        self.known.lock().expect("known lock").remove(path);
     }
 }
 
