@@ -31,8 +31,14 @@ impl Persister {
                 }
                 let mut result = Ok(());
                 for stage in stages(writes) {
-                    let chains = stage.into_iter().map(|chain| apply_chain(&store, chain, max_versions));
-                    for e in futures::future::join_all(chains).await.into_iter().filter_map(Result::err) {
+                    let errors: Vec<crate::store::StoreError> = match task_records(&stage) {
+                        Some(records) => store.put_all(Category::Instances, records).await.err().into_iter().collect(),
+                        None => {
+                            let chains = stage.into_iter().map(|chain| apply_chain(&store, chain, max_versions));
+                            futures::future::join_all(chains).await.into_iter().filter_map(Result::err).collect()
+                        }
+                    };
+                    for e in errors {
                         tracing::error!(error = %e, "cannot persist state to ZooKeeper");
                         result = Err(e.to_string());
                     }
@@ -88,6 +94,21 @@ pub fn stages(writes: Vec<Write>) -> Vec<Vec<Chain>> {
         }
     }
     stages.into_iter().filter(|stage| !stage.is_empty()).collect()
+}
+
+/// The task-record stage as [`Store::put_all`] takes it (serialized record, or `None` to delete); `None` for
+/// any other stage.
+fn task_records(stage: &[Chain]) -> Option<Vec<(String, Option<Vec<u8>>)>> {
+    stage
+        .iter()
+        .map(|chain| match chain.as_slice() {
+            [Write::Instance(instance)] => {
+                Some((instance.task_id.clone(), Some(serde_json::to_vec(&**instance).expect("serializable"))))
+            }
+            [Write::DeleteInstance(id)] => Some((id.clone(), None)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Applies one entity's writes in order.

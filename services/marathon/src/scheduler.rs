@@ -311,18 +311,19 @@ impl Scheduler {
             let revive = std::mem::take(&mut core.revive);
             let mut kills = std::mem::take(&mut core.kills);
             let mut wants = false;
-            let apps: Vec<AppDefinition> = core.apps.values().cloned().collect();
-            for app in &apps {
+            let mut doomed = Vec::new();
+            for app in core.apps.values() {
                 let delayed = core.is_delayed(&app.id, now_ms);
                 let decision = converge::converge(app, &core.tasks_of(&app.id), !delayed);
                 wants |= decision.launch > 0;
-                for task_id in decision.kill {
-                    if let Some(task) = core.instances.get_mut(&task_id) {
-                        task.killing = true;
-                        kills.push((task.task_id.clone(), task.agent_id.clone()));
-                        let snapshot = task.clone();
-                        core.writes.push(Write::Instance(Box::new(snapshot)));
-                    }
+                doomed.extend(decision.kill);
+            }
+            for task_id in doomed {
+                if let Some(task) = core.instances.get_mut(&task_id) {
+                    task.killing = true;
+                    kills.push((task.task_id.clone(), task.agent_id.clone()));
+                    let snapshot = task.clone();
+                    core.writes.push(Write::Instance(Box::new(snapshot)));
                 }
             }
             // Tasks of deleted apps go.
