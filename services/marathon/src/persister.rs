@@ -1,10 +1,10 @@
 //! Ordered persistence of [`Core`](crate::core::Core) changes to ZooKeeper. Batches are stored in submission
-//! order; whatever queued up while one batch was being written goes next as one batch, split into
-//! [`stages`] whose writes are pipelined to ZooKeeper, so a burst of changes costs a few round trips (and
-//! fsyncs) instead of one each.
+//! order; whatever queued up while one batch was being written goes next as one batch. A batch is split into
+//! [`stages`] (apps, deployments, task records) and sent as ZooKeeper multi-ops, so a burst of changes costs
+//! a few requests and logged transactions instead of one per node.
 
 use crate::core::Write;
-use crate::store::{Category, Store};
+use crate::store::{Category, NodeWrite, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -29,20 +29,10 @@ impl Persister {
                     writes.extend(more);
                     waiting.push(done);
                 }
-                let mut result = Ok(());
-                for stage in stages(writes) {
-                    let errors: Vec<crate::store::StoreError> = match task_records(&stage) {
-                        Some(records) => store.put_all(Category::Instances, records).await.err().into_iter().collect(),
-                        None => {
-                            let chains = stage.into_iter().map(|chain| apply_chain(&store, chain, max_versions));
-                            futures::future::join_all(chains).await.into_iter().filter_map(Result::err).collect()
-                        }
-                    };
-                    for e in errors {
-                        tracing::error!(error = %e, "cannot persist state to ZooKeeper");
-                        result = Err(e.to_string());
-                    }
-                }
+                let result = write_batch(&store, writes, max_versions).await.map_err(|e| {
+                    tracing::error!(error = %e, "cannot persist state to ZooKeeper");
+                    e.to_string()
+                });
                 for done in waiting {
                     let _ = done.send(result.clone());
                 }
@@ -96,46 +86,90 @@ pub fn stages(writes: Vec<Write>) -> Vec<Vec<Chain>> {
     stages.into_iter().filter(|stage| !stage.is_empty()).collect()
 }
 
-/// The task-record stage as [`Store::put_all`] takes it (serialized record, or `None` to delete); `None` for
-/// any other stage.
-fn task_records(stage: &[Chain]) -> Option<Vec<(String, Option<Vec<u8>>)>> {
-    stage
-        .iter()
-        .map(|chain| match chain.as_slice() {
-            [Write::Instance(instance)] => {
-                Some((instance.task_id.clone(), Some(serde_json::to_vec(&**instance).expect("serializable"))))
+/// Writes one batch: its [`stages`] in order, each stage that is only node writes ([`node_writes`]) joined
+/// with its neighbours into one [`Store::put_all`] (sent in stage order, which ZooKeeper keeps for a
+/// session), any other stage (one deleting an app and its versions) one entity chain at a time; then prunes
+/// the versions of the apps written.
+async fn write_batch(store: &Store, writes: Vec<Write>, max_versions: usize) -> Result<(), StoreError> {
+    let mut pending = Vec::new();
+    let mut apps = Vec::new();
+    for stage in stages(writes) {
+        apps.extend(stage_apps(&stage));
+        match node_writes(&stage) {
+            Some(nodes) => pending.extend(nodes),
+            None => {
+                store.put_all(std::mem::take(&mut pending)).await?;
+                let chains = stage.into_iter().map(|chain| apply_chain(store, chain));
+                futures::future::join_all(chains).await.into_iter().collect::<Result<Vec<()>, _>>()?;
             }
-            [Write::DeleteInstance(id)] => Some((id.clone(), None)),
+        }
+    }
+    store.put_all(pending).await?;
+    let prunes = apps.iter().map(|id| store.prune_versions(Category::Apps, id, max_versions));
+    futures::future::join_all(prunes).await.into_iter().collect::<Result<Vec<()>, _>>()?;
+    Ok(())
+}
+
+/// The ids of the apps a stage stores.
+fn stage_apps(stage: &[Chain]) -> Vec<String> {
+    let mut ids: Vec<String> = stage
+        .iter()
+        .flatten()
+        .filter_map(|w| match w {
+            Write::App(app) => Some(app.id.to_string()),
             _ => None,
         })
-        .collect()
+        .collect();
+    ids.dedup();
+    ids
+}
+
+/// A stage as plain node writes (an app is its latest value plus a version node), or `None` when it deletes
+/// an app, which takes its versions (found by listing) with it.
+fn node_writes(stage: &[Chain]) -> Option<Vec<NodeWrite>> {
+    let mut out = Vec::new();
+    for write in stage.iter().flatten() {
+        let node = |category, id: &str, version: Option<String>, data| NodeWrite { category, id: id.to_string(), version, data };
+        match write {
+            Write::App(app) => {
+                let value = serde_json::to_vec(&crate::app::app_json(app, false)).expect("plain data serializes");
+                let id = app.id.to_string();
+                out.push(node(Category::Apps, &id, None, Some(value.clone())));
+                out.push(node(Category::Apps, &id, Some(app.version.to_string()), Some(value)));
+            }
+            Write::DeleteApp(_) => return None,
+            Write::TaskFailure(app, failure) => {
+                out.push(node(Category::TaskFailures, &app.to_string(), None, Some(failure.to_string().into_bytes())))
+            }
+            Write::Deployment(d) => {
+                out.push(node(Category::Deployments, &d.id, None, Some(serde_json::to_vec(&**d).expect("plain data serializes"))))
+            }
+            Write::DeleteDeployment(id) => out.push(node(Category::Deployments, id, None, None)),
+            Write::Instance(instance) => {
+                out.push(node(Category::Instances, &instance.task_id, None, Some(serde_json::to_vec(&**instance).expect("plain data serializes"))))
+            }
+            Write::DeleteInstance(id) => out.push(node(Category::Instances, id, None, None)),
+        }
+    }
+    Some(out)
 }
 
 /// Applies one entity's writes in order.
-async fn apply_chain(store: &Store, chain: Chain, max_versions: usize) -> Result<(), crate::store::StoreError> {
+async fn apply_chain(store: &Store, chain: Chain) -> Result<(), StoreError> {
     for write in chain {
-        apply(store, write, max_versions).await?;
+        apply(store, write).await?;
     }
     Ok(())
 }
 
-async fn apply(store: &Store, write: Write, max_versions: usize) -> Result<(), crate::store::StoreError> {
+/// Applies one write on its own (a stage that deletes an app; everything else goes through [`node_writes`]).
+async fn apply(store: &Store, write: Write) -> Result<(), StoreError> {
     match write {
-        Write::App(app) => {
-            let json = crate::app::app_json(&app, false);
-            let id = app.id.to_string();
-            store.put(Category::Apps, &id, &json).await?;
-            store.put_version(Category::Apps, &id, &app.version.to_string(), &json, max_versions).await
-        }
         Write::DeleteApp(id) => {
             store.delete(Category::Apps, &id.to_string()).await?;
             store.delete(Category::TaskFailures, &id.to_string()).await
         }
-        Write::Instance(instance) => store.put(Category::Instances, &instance.task_id, &*instance).await,
-        Write::DeleteInstance(id) => store.delete(Category::Instances, &id).await,
-        Write::Deployment(d) => store.put(Category::Deployments, &d.id, &*d).await,
-        Write::DeleteDeployment(id) => store.delete(Category::Deployments, &id).await,
-        Write::TaskFailure(app, failure) => store.put(Category::TaskFailures, &app.to_string(), &failure).await,
+        other => store.put_all(node_writes(&[vec![other]]).unwrap_or_default()).await,
     }
 }
 
@@ -176,6 +210,20 @@ mod tests {
             _ => "other".into(),
         };
         stages.iter().map(|stage| stage.iter().map(|chain| chain.iter().map(name).collect()).collect()).collect()
+    }
+
+    #[test]
+    fn an_app_is_its_latest_value_then_a_version_and_deleting_one_is_not_a_node_write() {
+        let app = crate::app::app_from_json(&serde_json::json!({"id": "/a", "cmd": "sleep 1"}), &PathId::root())
+            .expect("valid app");
+        let version = app.version.to_string();
+        let stage = vec![vec![Write::App(Box::new(app))], vec![Write::DeleteDeployment("d1".into())]];
+        let nodes = node_writes(&stage).expect("plain node writes");
+        let described: Vec<(&str, Option<&str>, bool)> =
+            nodes.iter().map(|n| (n.id.as_str(), n.version.as_deref(), n.data.is_some())).collect();
+        assert_eq!(described, vec![("/a", None, true), ("/a", Some(version.as_str()), true), ("d1", None, false)]);
+        assert_eq!(stage_apps(&stage), vec!["/a".to_string()]);
+        assert!(node_writes(&[vec![Write::DeleteApp(PathId::parse("/a"))]]).is_none());
     }
 
     #[test]

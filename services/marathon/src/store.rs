@@ -5,14 +5,27 @@
 
 use common::zk::{self, ZkUrl};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::Mutex;
 use zookeeper_client as zkc;
 
 /// Most bytes of paths and data in one multi-op (ZooKeeper refuses requests over `jute.maxbuffer`, 1 MiB).
 const MULTI_BYTES: usize = 256 * 1024;
+
+/// One node write for [`Store::put_all`]: an entity's latest value, or one of its versions; `data: None`
+/// deletes the node (only for nodes without versions under them).
+#[derive(Debug)]
+pub struct NodeWrite {
+    /// The entity's kind.
+    pub category: Category,
+    /// The entity's id.
+    pub id: String,
+    /// The version's name, for a version node.
+    pub version: Option<String>,
+    /// The JSON to store, or `None` to delete.
+    pub data: Option<Vec<u8>>,
+}
 
 /// Entity kinds.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,39 +99,6 @@ impl Store {
 
     fn path(&self, category: Category, id: &str) -> String {
         format!("{}/{}", self.dir(category, id), escape(id))
-    }
-
-    /// Writes the latest value of an entity.
-    pub async fn put<T: Serialize>(&self, category: Category, id: &str, value: &T) -> Result<(), StoreError> {
-        let data = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(id.to_string(), e))?;
-        self.write(&self.path(category, id), &data).await
-    }
-
-    /// Records a version of an entity under it, keeping at most `keep` versions (oldest removed first).
-    pub async fn put_version<T: Serialize>(
-        &self,
-        category: Category,
-        id: &str,
-        version: &str,
-        value: &T,
-        keep: usize,
-    ) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        let data = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt(id.to_string(), e))?;
-        let base = self.path(category, id);
-        self.write(&format!("{base}/{}", escape(version)), &data).await?;
-        let mut versions = client.list_children(&base).await?;
-        versions.sort();
-        while versions.len() > keep.max(1) {
-            let oldest = versions.remove(0);
-            let path = format!("{base}/{oldest}");
-            self.forget(&path);
-            match client.delete(&path, None).await {
-                Ok(()) | Err(zkc::Error::NoNode) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
     }
 
     /// The names (version timestamps) of an entity's stored versions, oldest first.
@@ -211,43 +191,55 @@ impl Store {
         }
     }
 
-    /// Writes (`Some(json)`) or deletes (`None`) many entities of a category without versions, in ZooKeeper
-    /// multi-ops of at most [`MULTI_BYTES`]: one request and one logged transaction per chunk instead of one
-    /// per entity. A chunk ZooKeeper refuses (the existence hint was wrong for one of its nodes) is redone one
-    /// entity at a time.
-    pub async fn put_all(&self, category: Category, entities: Vec<(String, Option<Vec<u8>>)>) -> Result<(), StoreError> {
+    /// Applies many node writes at once, in ZooKeeper multi-ops of at most [`MULTI_BYTES`]: one request and one
+    /// logged transaction per chunk instead of one per node. Later writes of the same node replace earlier ones
+    /// (its first position is kept, so an entity is created before its versions). A chunk ZooKeeper refuses
+    /// (the existence hint was wrong for one of its nodes) is redone one node at a time.
+    pub async fn put_all(&self, writes: Vec<NodeWrite>) -> Result<(), StoreError> {
         let client = self.client().await?;
-        let paths: Vec<String> = entities.iter().map(|(id, _)| self.path(category, id)).collect();
-        for (path, (_, data)) in paths.iter().zip(&entities) {
+        let mut nodes: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+        let mut position = HashMap::new();
+        for write in writes {
+            let path = match &write.version {
+                Some(version) => format!("{}/{}", self.path(write.category, &write.id), escape(version)),
+                None => self.path(write.category, &write.id),
+            };
+            match position.get(&path) {
+                Some(&at) => nodes[at] = (path, write.data),
+                None => {
+                    position.insert(path.clone(), nodes.len());
+                    nodes.push((path, write.data));
+                }
+            }
+        }
+        for (path, data) in &nodes {
             let parent = &path[..path.rfind('/').unwrap_or(0)];
-            if data.is_some() && !self.is_known(parent) {
+            if data.is_some() && !self.is_known(parent) && !position.contains_key(parent) {
                 zk::ensure_path(&client, &self.url, parent).await?;
                 self.remember(parent);
             }
         }
-        let mut chunks: Vec<Vec<usize>> = vec![Vec::new()];
-        let mut bytes = 0;
-        for (i, (_, data)) in entities.iter().enumerate() {
-            let size = paths[i].len() + data.as_ref().map_or(0, Vec::len);
-            if bytes + size > MULTI_BYTES && !chunks.last().expect("never empty").is_empty() {
-                chunks.push(Vec::new());
-                bytes = 0;
+        let mut chunks: Vec<&[(String, Option<Vec<u8>>)]> = Vec::new();
+        let (mut from, mut bytes) = (0, 0);
+        for (i, (path, data)) in nodes.iter().enumerate() {
+            let size = path.len() + data.as_ref().map_or(0, Vec::len);
+            if bytes + size > MULTI_BYTES && i > from {
+                chunks.push(&nodes[from..i]);
+                (from, bytes) = (i, 0);
             }
             bytes += size;
-            chunks.last_mut().expect("never empty").push(i);
+        }
+        if from < nodes.len() {
+            chunks.push(&nodes[from..]);
         }
         let options = zkc::CreateMode::Persistent.with_acls(self.url.acls());
-        let commits = chunks.iter().filter(|chunk| !chunk.is_empty()).map(|chunk| {
+        let commits = chunks.into_iter().map(|chunk| {
             let mut writer = client.new_multi_writer();
-            let mut built = Ok(());
-            for &i in chunk {
-                let (path, data) = (&paths[i], &entities[i].1);
-                built = built.and_then(|()| match data {
-                    Some(data) if self.is_known(path) => writer.add_set_data(path, data, None),
-                    Some(data) => writer.add_create(path, data, &options),
-                    None => writer.add_delete(path, None),
-                });
-            }
+            let built = chunk.iter().try_for_each(|(path, data)| match data {
+                Some(data) if self.is_known(path) => writer.add_set_data(path, data, None),
+                Some(data) => writer.add_create(path, data, &options),
+                None => writer.add_delete(path, None),
+            });
             let commit = built.map(|()| writer.commit());
             async move {
                 match commit {
@@ -257,14 +249,36 @@ impl Store {
             }
         });
         for (chunk, committed) in futures::future::join_all(commits).await {
-            for &i in chunk {
-                let (path, data) = (&paths[i], &entities[i].1);
+            for (path, data) in chunk {
                 match (committed, data) {
                     (true, Some(_)) => self.remember(path),
                     (true, None) => self.forget(path),
                     (false, Some(data)) => self.write(path, data).await?,
-                    (false, None) => self.delete(category, &entities[i].0).await?,
+                    (false, None) => {
+                        self.forget(path);
+                        match client.delete(path, None).await {
+                            Ok(()) | Err(zkc::Error::NoNode) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes an entity's oldest versions beyond `keep`.
+    pub async fn prune_versions(&self, category: Category, id: &str, keep: usize) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let base = self.path(category, id);
+        let mut versions = client.list_children(&base).await?;
+        versions.sort();
+        while versions.len() > keep.max(1) {
+            let path = format!("{base}/{}", versions.remove(0));
+            self.forget(&path);
+            match client.delete(&path, None).await {
+                Ok(()) | Err(zkc::Error::NoNode) => {}
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(())
