@@ -42,7 +42,7 @@ async fn main() {
     let session_timeout = Duration::from_millis(config.zk_session_timeout);
 
     let store = Arc::new(store::Store::new(zk_url.clone(), session_timeout));
-    let persister = persister::Persister::start(store.clone(), config.zk_max_versions);
+    let persister = persister::Persister::start(store.clone());
     let (events, _) = broadcast::channel(config.event_stream_max_outstanding_messages.max(16));
     let config = Arc::new(config);
     let metrics = Arc::new(metrics::Metrics::new());

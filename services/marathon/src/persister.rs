@@ -20,7 +20,7 @@ pub struct Persister {
 
 impl Persister {
     /// Starts the writer task.
-    pub fn start(store: Arc<Store>, max_versions: usize) -> Persister {
+    pub fn start(store: Arc<Store>) -> Persister {
         let (tx, mut rx) = mpsc::unbounded_channel::<Batch>();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -29,7 +29,7 @@ impl Persister {
                     writes.extend(more);
                     waiting.push(done);
                 }
-                let result = write_batch(&store, writes, max_versions).await.map_err(|e| {
+                let result = write_batch(&store, writes).await.map_err(|e| {
                     tracing::error!(error = %e, "cannot persist state to ZooKeeper");
                     e.to_string()
                 });
@@ -67,7 +67,7 @@ pub fn stages(writes: Vec<Write>) -> Vec<Vec<Chain>> {
     let mut chain_of: [HashMap<String, usize>; 3] = Default::default();
     for write in writes {
         let (stage, key) = match &write {
-            Write::App(app) => (0, app.id.to_string()),
+            Write::App(app, _) => (0, app.id.to_string()),
             Write::DeleteApp(id) | Write::TaskFailure(id, _) => (0, id.to_string()),
             Write::Deployment(d) => (1, d.id.clone()),
             Write::DeleteDeployment(id) => (1, id.clone()),
@@ -88,13 +88,10 @@ pub fn stages(writes: Vec<Write>) -> Vec<Vec<Chain>> {
 
 /// Writes one batch: its [`stages`] in order, each stage that is only node writes ([`node_writes`]) joined
 /// with its neighbours into one [`Store::put_all`] (sent in stage order, which ZooKeeper keeps for a
-/// session), any other stage (one deleting an app and its versions) one entity chain at a time; then prunes
-/// the versions of the apps written.
-async fn write_batch(store: &Store, writes: Vec<Write>, max_versions: usize) -> Result<(), StoreError> {
+/// session), any other stage (one deleting an app and its versions) one entity chain at a time.
+async fn write_batch(store: &Store, writes: Vec<Write>) -> Result<(), StoreError> {
     let mut pending = Vec::new();
-    let mut apps = Vec::new();
     for stage in stages(writes) {
-        apps.extend(stage_apps(&stage));
         match node_writes(&stage) {
             Some(nodes) => pending.extend(nodes),
             None => {
@@ -104,38 +101,23 @@ async fn write_batch(store: &Store, writes: Vec<Write>, max_versions: usize) -> 
             }
         }
     }
-    store.put_all(pending).await?;
-    let prunes = apps.iter().map(|id| store.prune_versions(Category::Apps, id, max_versions));
-    futures::future::join_all(prunes).await.into_iter().collect::<Result<Vec<()>, _>>()?;
-    Ok(())
+    store.put_all(pending).await
 }
 
-/// The ids of the apps a stage stores.
-fn stage_apps(stage: &[Chain]) -> Vec<String> {
-    let mut ids: Vec<String> = stage
-        .iter()
-        .flatten()
-        .filter_map(|w| match w {
-            Write::App(app) => Some(app.id.to_string()),
-            _ => None,
-        })
-        .collect();
-    ids.dedup();
-    ids
-}
-
-/// A stage as plain node writes (an app is its latest value plus a version node), or `None` when it deletes
-/// an app, which takes its versions (found by listing) with it.
+/// A stage as plain node writes (an app is its latest value, a new version node and the deletion of the
+/// versions it pushed out), or `None` when it deletes an app, which takes its versions (found by listing)
+/// with it.
 fn node_writes(stage: &[Chain]) -> Option<Vec<NodeWrite>> {
     let mut out = Vec::new();
     for write in stage.iter().flatten() {
         let node = |category, id: &str, version: Option<String>, data| NodeWrite { category, id: id.to_string(), version, data };
         match write {
-            Write::App(app) => {
+            Write::App(app, dropped) => {
                 let value = serde_json::to_vec(&crate::app::app_json(app, false)).expect("plain data serializes");
                 let id = app.id.to_string();
                 out.push(node(Category::Apps, &id, None, Some(value.clone())));
                 out.push(node(Category::Apps, &id, Some(app.version.to_string()), Some(value)));
+                out.extend(dropped.iter().map(|old| node(Category::Apps, &id, Some(old.to_string()), None)));
             }
             Write::DeleteApp(_) => return None,
             Write::TaskFailure(app, failure) => {
@@ -213,16 +195,25 @@ mod tests {
     }
 
     #[test]
-    fn an_app_is_its_latest_value_then_a_version_and_deleting_one_is_not_a_node_write() {
+    fn an_app_is_its_latest_value_a_new_version_and_its_dropped_versions_and_deleting_one_is_not_a_node_write() {
         let app = crate::app::app_from_json(&serde_json::json!({"id": "/a", "cmd": "sleep 1"}), &PathId::root())
             .expect("valid app");
         let version = app.version.to_string();
-        let stage = vec![vec![Write::App(Box::new(app))], vec![Write::DeleteDeployment("d1".into())]];
+        let old = crate::app::Timestamp::parse("2016-01-01T00:00:00.000Z").expect("timestamp");
+        let stage = vec![vec![Write::App(Box::new(app), vec![old])], vec![Write::DeleteDeployment("d1".into())]];
         let nodes = node_writes(&stage).expect("plain node writes");
         let described: Vec<(&str, Option<&str>, bool)> =
             nodes.iter().map(|n| (n.id.as_str(), n.version.as_deref(), n.data.is_some())).collect();
-        assert_eq!(described, vec![("/a", None, true), ("/a", Some(version.as_str()), true), ("d1", None, false)]);
-        assert_eq!(stage_apps(&stage), vec!["/a".to_string()]);
+        let old = old.to_string();
+        assert_eq!(
+            described,
+            vec![
+                ("/a", None, true),
+                ("/a", Some(version.as_str()), true),
+                ("/a", Some(old.as_str()), false),
+                ("d1", None, false)
+            ]
+        );
         assert!(node_writes(&[vec![Write::DeleteApp(PathId::parse("/a"))]]).is_none());
     }
 

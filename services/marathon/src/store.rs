@@ -267,23 +267,6 @@ impl Store {
         Ok(())
     }
 
-    /// Removes an entity's oldest versions beyond `keep`.
-    pub async fn prune_versions(&self, category: Category, id: &str, keep: usize) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        let base = self.path(category, id);
-        let mut versions = client.list_children(&base).await?;
-        versions.sort();
-        while versions.len() > keep.max(1) {
-            let path = format!("{base}/{}", versions.remove(0));
-            self.forget(&path);
-            match client.delete(&path, None).await {
-                Ok(()) | Err(zkc::Error::NoNode) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
-    }
-
     /// Stores the framework id.
     pub async fn set_framework_id(&self, id: &str) -> Result<(), StoreError> {
         self.write(&format!("{}/state/framework-id", self.url.path), id.as_bytes()).await

@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// A change to persist.
 #[derive(Debug, Clone)]
 pub enum Write {
-    /// Store an app (latest, plus this version).
-    App(Box<AppDefinition>),
+    /// Store an app (latest, plus this version), dropping the versions beyond `--zk_max_versions`.
+    App(Box<AppDefinition>, Vec<Timestamp>),
     /// Remove an app and its versions.
     DeleteApp(PathId),
     /// Store a task record.
@@ -252,8 +252,8 @@ impl Core {
         let versions = self.versions.entry(app.id.clone()).or_default();
         versions.push(app.version);
         let surplus = versions.len().saturating_sub(self.max_versions);
-        versions.drain(..surplus);
-        self.writes.push(Write::App(Box::new(app.clone())));
+        let dropped: Vec<Timestamp> = versions.drain(..surplus).filter(|v| *v != app.version).collect();
+        self.writes.push(Write::App(Box::new(app.clone()), dropped));
         self.apps.insert(app.id.clone(), app);
     }
 
