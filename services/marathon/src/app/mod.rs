@@ -13,6 +13,7 @@ mod errors;
 mod output;
 mod parse;
 mod path_id;
+mod pattern;
 mod ports;
 mod timestamp;
 mod update;
@@ -26,6 +27,7 @@ pub use self::{
     output::{app_json, health_check_json, number, with_app_info, AppInfoExtras, TaskCounts},
     parse::{app_from_json, parse_app, parse_app_replacement, parse_json_body, EXECUTOR_PATTERN, PORT_NAME_PATTERN},
     path_id::{app_id_from_task_id, new_task_id, PathId, ID_SEGMENT_PATTERN},
+    pattern::full_match,
     ports::assign_service_ports,
     timestamp::Timestamp,
     update::{

@@ -15,6 +15,7 @@ use super::definition::{
 };
 use super::errors::{ApiError, Violation};
 use super::path_id::PathId;
+use super::pattern::full_match;
 use super::timestamp::Timestamp;
 
 /// Regular expression the `executor` field must fully match.
@@ -545,17 +546,13 @@ fn read_env(r: &mut Reader, v: &Value, path: &str) -> Option<BTreeMap<String, En
 
 fn read_executor(r: &mut Reader, v: &Value, path: &str) -> Option<String> {
     let s = r.string(v, path)?;
-    if !full_match(EXECUTOR_PATTERN, &s) {
+    if full_match(EXECUTOR_PATTERN, &s) != Some(true) {
         r.error(path, "error.pattern");
         return None;
     }
     Some(s)
 }
 
-/// Whether `text` fully matches `pattern` (Java `String.matches` semantics).
-pub(super) fn full_match(pattern: &str, text: &str) -> bool {
-    regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|re| re.is_match(text))
-}
 
 fn read_constraint(r: &mut Reader, v: &Value, path: &str) -> Option<Constraint> {
     let parts: Option<Vec<&str>> = v.as_array().and_then(|items| items.iter().map(Value::as_str).collect());
@@ -954,7 +951,7 @@ fn read_discovery_ports(r: &mut Reader, v: &Value, path: &str) -> Option<Vec<Dis
         let number = r.required(obj, p, "number", Reader::int);
         let name = r.required(obj, p, "name", |r, v, p| {
             let s = r.string(v, p)?;
-            if full_match(PORT_NAME_PATTERN, &s) {
+            if full_match(PORT_NAME_PATTERN, &s) == Some(true) {
                 Some(s)
             } else {
                 r.error(p, format!("Port name must fully match regular expression {PORT_NAME_PATTERN}"));

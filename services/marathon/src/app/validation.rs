@@ -8,7 +8,8 @@ use super::definition::{
     UnreachableStrategy, Volume, RANDOM_PORT,
 };
 use super::errors::{ApiError, Violation};
-use super::parse::{full_match, EXECUTOR_PATTERN, PORT_NAME_PATTERN};
+use super::parse::{EXECUTOR_PATTERN, PORT_NAME_PATTERN};
+use super::pattern::full_match;
 use super::path_id::{PathId, ID_SEGMENT_PATTERN};
 
 /// Feature flag names (`--enable_features`) that affect validation.
@@ -62,7 +63,7 @@ pub fn app_violations(app: &AppDefinition, options: &ValidationOptions) -> Vec<V
         }
     }
     check_port_definitions(&mut v, app);
-    if !full_match(EXECUTOR_PATTERN, &app.executor) {
+    if full_match(EXECUTOR_PATTERN, &app.executor) != Some(true) {
         v.add("/executor", regex_message(EXECUTOR_PATTERN));
     }
     if !has_cmd_args_or_container(app) {
@@ -320,7 +321,7 @@ fn check_protocol(v: &mut Violations, path: &str, protocol: &str) {
 }
 
 fn check_port_name(v: &mut Violations, path: &str, name: Option<&str>) {
-    if name.is_some_and(|n| !full_match(PORT_NAME_PATTERN, n)) {
+    if name.is_some_and(|n| full_match(PORT_NAME_PATTERN, n) != Some(true)) {
         v.add(path, regex_message(PORT_NAME_PATTERN));
     }
 }

@@ -13,13 +13,12 @@
 //! | `LIKE` / `UNLIKE` | the value regex fully matches / does not fully match |
 //! | `MAX_PER` | fewer than n placed instances have the offer's value |
 
+
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
 
 use common::resources::Attribute;
-use regex::Regex;
 
-use crate::app::{AppDefinition, Constraint};
+use crate::app::{full_match, AppDefinition, Constraint};
 
 /// Where one instance of an app runs: the agent's hostname and attributes.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -157,28 +156,6 @@ fn find_attribute<'a>(attributes: &'a [Attribute], name: &str) -> Option<&'a Att
     attributes.iter().find(|a| a.name == name)
 }
 
-/// Whether `pattern` matches all of `text` (Java `String.matches`); `None` for an invalid pattern.
-/// Compiled patterns are memoised process-wide (bounded), so repeated offers do not recompile them.
-fn full_match(pattern: &str, text: &str) -> Option<bool> {
-    const CACHE_LIMIT: usize = 512;
-    static CACHE: OnceLock<Mutex<HashMap<String, Option<Regex>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let cached = cache.lock().ok().and_then(|c| c.get(pattern).cloned());
-    let regex = match cached {
-        Some(regex) => regex,
-        None => {
-            let compiled = Regex::new(&format!("^(?:{pattern})$")).ok();
-            if let Ok(mut c) = cache.lock() {
-                if c.len() >= CACHE_LIMIT {
-                    c.clear();
-                }
-                c.insert(pattern.to_string(), compiled.clone());
-            }
-            compiled
-        }
-    };
-    regex.map(|r| r.is_match(text))
-}
 
 #[cfg(test)]
 mod tests {
