@@ -191,8 +191,15 @@ pub struct ZooKeeper {
 }
 
 impl ZooKeeper {
-    /// Starts a server (tick 500 ms, so session timeouts of 1-10 s are allowed) and waits until it answers.
+    /// Starts a server (tick 500 ms, so session timeouts of 1-10 s are allowed, 128 MiB of heap) and waits
+    /// until it answers.
     pub async fn start() -> ZooKeeper {
+        ZooKeeper::start_with_heap(128).await
+    }
+
+    /// [`ZooKeeper::start`] with `heap_mib` of Java heap (ZooKeeper keeps every znode in memory: a bench
+    /// holding 100,000 task records needs more than the tests' default).
+    pub async fn start_with_heap(heap_mib: u32) -> ZooKeeper {
         let dir = ScratchDir::new("zk");
         let port = free_port();
         let cfg = dir.path().join("zoo.cfg");
@@ -207,10 +214,11 @@ impl ZooKeeper {
         let classpath = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
         assert!(Path::new("/usr/share/java/zookeeper.jar").exists(), "Debian's zookeeper package is not installed");
         let cfg_text = cfg.display().to_string();
+        let heap = format!("-Xmx{heap_mib}m");
         let process = Process::start(
             "zookeeper",
             Path::new("/usr/bin/java"),
-            &["-Xmx128m", "-cp", classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", &cfg_text],
+            &[&heap, "-cp", classpath, "org.apache.zookeeper.server.ZooKeeperServerMain", &cfg_text],
             &[],
             dir.path(),
         );

@@ -123,9 +123,10 @@ fn fleet_client() -> reqwest::Client {
 }
 
 impl Cluster {
-    /// Starts ZooKeeper.
+    /// Starts ZooKeeper, with a heap for Marathon's state at the bench's largest sizes (1 GiB, as a
+    /// production ensemble for 100,000 tasks would have at least).
     pub async fn start(name: &str) -> Cluster {
-        let zk = ZooKeeper::start().await;
+        let zk = ZooKeeper::start_with_heap(1024).await;
         Cluster {
             logs: ScratchDir::new(&format!("bench-{name}")),
             masters: Vec::new(),
