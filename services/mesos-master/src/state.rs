@@ -11,8 +11,8 @@ use crate::registry::{self, AgentEntry, Change, FrameworkEntry, Key, Kind, Regis
 use common::agent_link::{AgentEvent, AgentInfo, RunningTask};
 use common::mesos::scheduler::Event;
 use common::mesos::{
-    Address, AllocationInfo, FrameworkInfo, Id, KillPolicy, MasterInfo, Offer, Operation, TaskInfo, TaskState,
-    TaskStatus, TimeInfo, Url,
+    Address, AllocationInfo, ContainerStatus, FrameworkInfo, Id, KillPolicy, MasterInfo, Offer, Operation, TaskInfo,
+    TaskState, TaskStatus, TimeInfo, Url,
 };
 use common::resources::{ReservationFormat, Resources};
 use mesos_master::allocator::{self, AllocatorError, AllocatorState};
@@ -44,21 +44,24 @@ impl<E> Stream<E> {
     }
 }
 
-/// One recorded status of a task (for `/state`'s `statuses`).
+/// One recorded status of a task: what `/state`'s `statuses` show of it (as upstream's), not the whole
+/// update. Tens of thousands of tasks each keep several, so the message, source, reason and uuid are not kept.
 #[derive(Debug, Clone)]
 pub struct StatusRecord {
     /// The state.
     pub state: TaskState,
     /// When, in seconds since the epoch.
     pub timestamp: f64,
-    /// The status as received or generated.
-    pub status: TaskStatus,
+    /// The health-check result it carried.
+    pub healthy: Option<bool>,
+    /// The container's addresses it carried.
+    pub container_status: Option<ContainerStatus>,
 }
 
 /// A task the master knows.
 #[derive(Debug, Clone)]
 pub struct Task {
-    /// The task as launched.
+    /// The task as launched, less what only its agent needs ([`Task::kept`]).
     pub info: TaskInfo,
     /// Its framework.
     pub framework_id: Id,
@@ -68,6 +71,8 @@ pub struct Task {
     pub state: TaskState,
     /// State history.
     pub statuses: Vec<StatusRecord>,
+    /// The uuid of the last reliable update recorded: its resends are forwarded but not recorded again.
+    pub last_uuid: Option<String>,
     /// Its resources.
     pub resources: Resources,
 }
@@ -493,11 +498,12 @@ impl Master {
             .find_map(|r| r.allocation_info.as_ref().map(|a| a.role.clone()))
             .unwrap_or_else(|| framework.info.effective_roles()[0].clone());
         let mut task = Task {
-            info: running.task,
+            info: Task::kept(running.task),
             framework_id: framework_id.clone(),
             role: role.clone(),
             state: running.state,
             statuses: Vec::new(),
+            last_uuid: None,
             resources: resources.clone(),
         };
         let status = master_status(
@@ -633,7 +639,7 @@ impl Master {
         let Some(framework) = self.frameworks.get_mut(framework_id) else { return };
         if let Some(task) = framework.tasks.get_mut(&status.task_id) {
             // A retried update (same uuid) is forwarded again but recorded once.
-            let retry = status.uuid.is_some() && task.statuses.last().is_some_and(|s| s.status.uuid == status.uuid);
+            let retry = status.uuid.is_some() && task.last_uuid == status.uuid;
             if !retry {
                 task.record(&status);
             }
@@ -882,16 +888,18 @@ impl Master {
             let Some(agent) = self.agents.get_mut(&agent_id) else { continue };
             agent.used.add(&wanted);
             agent.tasks.insert((framework_id.clone(), task.task_id.clone()));
-            if let Some(link) = &agent.link {
-                link.send(AgentEvent::Launch { framework: framework_info.clone(), task: task.clone() });
-            }
             let staging = master_status(&task.task_id, Some(&agent_id), TaskState::TASK_STAGING, "", "");
+            let kept = Task::kept(task.clone());
+            if let Some(link) = &agent.link {
+                link.send(AgentEvent::Launch { framework: framework_info.clone(), task });
+            }
             let mut record = Task {
-                info: task,
+                info: kept,
                 framework_id: framework_id.clone(),
                 role: role.clone(),
                 state: TaskState::TASK_STAGING,
                 statuses: Vec::new(),
+                last_uuid: None,
                 resources: wanted,
             };
             record.record(&staging);
@@ -1196,7 +1204,7 @@ pub fn operator_task(t: &Task) -> serde_json::Value {
     serde_json::json!({
         "name": t.info.name, "task_id": t.info.task_id, "framework_id": t.framework_id, "agent_id": t.info.agent_id,
         "state": t.state, "resources": t.resources.to_v1_allocated(ReservationFormat::PreRefinement, &t.role),
-        "statuses": t.statuses.iter().map(|s| &s.status).collect::<Vec<_>>(),
+        "statuses": t.statuses.iter().map(|s| s.to_status(t)).collect::<Vec<_>>(),
     })
 }
 
@@ -1213,25 +1221,48 @@ fn allocation_of(record: &OfferRecord) -> allocator::Allocation {
 impl Task {
     fn record(&mut self, status: &TaskStatus) {
         self.state = status.state;
+        self.last_uuid = status.uuid.clone();
         self.statuses.push(StatusRecord {
             state: status.state,
             timestamp: status.timestamp.unwrap_or_else(now_secs),
-            status: status.clone(),
+            healthy: status.healthy,
+            container_status: status.container_status.clone(),
         });
     }
 }
 
+impl Task {
+    /// What the master keeps of a launched task's TaskInfo: what its endpoints show, as upstream's `Task`
+    /// does. The command (with its environment), executor, check and data only matter to the agent, and the
+    /// resources are kept once, in [`Task::resources`]: tens of thousands of tasks are held at once.
+    pub fn kept(info: TaskInfo) -> TaskInfo {
+        TaskInfo { resources: Vec::new(), executor: None, command: None, check: None, data: None, ..info }
+    }
+}
+
+impl StatusRecord {
+    /// The record as a TaskStatus of `task` from the master (the v1 operator API's `statuses`).
+    fn to_status(&self, task: &Task) -> TaskStatus {
+        TaskStatus {
+            timestamp: Some(self.timestamp),
+            healthy: self.healthy,
+            container_status: self.container_status.clone(),
+            ..master_status(&task.info.task_id, Some(&task.info.agent_id), self.state, "", "")
+        }
+    }
+}
+
+/// The answer to reconciling a known task: its latest recorded status.
 fn reconciled(task: &Task) -> TaskStatus {
-    let mut status = task
-        .statuses
-        .last()
-        .map(|s| s.status.clone())
-        .unwrap_or_else(|| master_status(&task.info.task_id, Some(&task.info.agent_id), task.state, "", ""));
-    status.uuid = None;
-    status.source = Some("SOURCE_MASTER".into());
-    status.reason = Some("REASON_RECONCILIATION".into());
-    status.message = Some("Reconciliation: Latest task state".into());
-    status
+    let latest = match task.statuses.last() {
+        Some(record) => record.to_status(task),
+        None => master_status(&task.info.task_id, Some(&task.info.agent_id), task.state, "", ""),
+    };
+    TaskStatus {
+        reason: Some("REASON_RECONCILIATION".into()),
+        message: Some("Reconciliation: Latest task state".into()),
+        ..latest
+    }
 }
 
 /// A status generated by the master (no uuid: never acknowledged).

@@ -208,10 +208,10 @@ pub fn task_json(task: &Task) -> Value {
             .iter()
             .map(|s| {
                 let mut status = json!({"state": s.state, "timestamp": s.timestamp});
-                if let Some(cs) = &s.status.container_status {
+                if let Some(cs) = &s.container_status {
                     status["container_status"] = json!(cs);
                 }
-                if let Some(h) = s.status.healthy {
+                if let Some(h) = s.healthy {
                     status["healthy"] = json!(h);
                 }
                 status
