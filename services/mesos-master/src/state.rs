@@ -30,17 +30,19 @@ fn millis(secs: f64) -> u64 {
 }
 
 /// An open event stream to a framework or agent, identified so a stale stream cannot close a newer one.
+/// Events travel boxed: an unbounded channel allocates its slots 32 at a time, and a launch event is close
+/// to a kilobyte, so 10,000 agent links of unboxed events held ~280 MB of empty slots.
 #[derive(Debug, Clone)]
 pub struct Stream<E> {
     /// The `Mesos-Stream-Id` given to the client.
     pub id: String,
     /// Where events go.
-    pub tx: UnboundedSender<E>,
+    pub tx: UnboundedSender<Box<E>>,
 }
 
 impl<E> Stream<E> {
     fn send(&self, event: E) -> bool {
-        self.tx.send(event).is_ok()
+        self.tx.send(Box::new(event)).is_ok()
     }
 }
 
@@ -1335,15 +1337,15 @@ mod tests {
         }
     }
 
-    fn stream<E>(id: &str) -> (Stream<E>, UnboundedReceiver<E>) {
+    fn stream<E>(id: &str) -> (Stream<E>, UnboundedReceiver<Box<E>>) {
         let (tx, rx) = unbounded_channel();
         (Stream { id: id.into(), tx }, rx)
     }
 
-    fn drain<E>(rx: &mut UnboundedReceiver<E>) -> Vec<E> {
+    fn drain<E>(rx: &mut UnboundedReceiver<Box<E>>) -> Vec<E> {
         let mut out = Vec::new();
         while let Ok(e) = rx.try_recv() {
-            out.push(e);
+            out.push(*e);
         }
         out
     }

@@ -41,11 +41,11 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
                 );
                 // REGISTERED goes first on the stream, before anything the master sends the agent later.
                 if let Ok(agent_id) = &registered {
-                    let _ = tx.send(AgentEvent::Registered {
+                    let _ = tx.send(Box::new(AgentEvent::Registered {
                         agent_id: agent_id.clone(),
                         master_info,
                         ping_interval_seconds,
-                    });
+                    }));
                 }
                 registered
             };

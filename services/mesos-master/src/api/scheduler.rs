@@ -191,8 +191,8 @@ async fn subscribe(ctx: &Context, request: &Request, call: Call) -> Response {
         );
         // SUBSCRIBED and a first HEARTBEAT go first on the stream, before any offer.
         if let Ok(framework_id) = &subscribed {
-            let _ = tx.send(Event::subscribed(framework_id.clone(), crate::HEARTBEAT_SECONDS, master_info));
-            let _ = tx.send(Event::heartbeat());
+            let _ = tx.send(Box::new(Event::subscribed(framework_id.clone(), crate::HEARTBEAT_SECONDS, master_info)));
+            let _ = tx.send(Box::new(Event::heartbeat()));
         }
         subscribed
     };
