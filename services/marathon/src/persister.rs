@@ -110,7 +110,12 @@ async fn write_batch(store: &Store, writes: Vec<Write>) -> Result<(), StoreError
 fn node_writes(stage: &[Chain]) -> Option<Vec<NodeWrite>> {
     let mut out = Vec::new();
     for write in stage.iter().flatten() {
-        let node = |category, id: &str, version: Option<String>, data| NodeWrite { category, id: id.to_string(), version, data };
+        let node = |category, id: &str, version: Option<String>, data| NodeWrite {
+            category,
+            id: id.to_string(),
+            version,
+            data,
+        };
         match write {
             Write::App(app, dropped) => {
                 let value = serde_json::to_vec(&crate::app::app_json(app, false)).expect("plain data serializes");
@@ -123,13 +128,19 @@ fn node_writes(stage: &[Chain]) -> Option<Vec<NodeWrite>> {
             Write::TaskFailure(app, failure) => {
                 out.push(node(Category::TaskFailures, &app.to_string(), None, Some(failure.to_string().into_bytes())))
             }
-            Write::Deployment(d) => {
-                out.push(node(Category::Deployments, &d.id, None, Some(serde_json::to_vec(&**d).expect("plain data serializes"))))
-            }
+            Write::Deployment(d) => out.push(node(
+                Category::Deployments,
+                &d.id,
+                None,
+                Some(serde_json::to_vec(&**d).expect("plain data serializes")),
+            )),
             Write::DeleteDeployment(id) => out.push(node(Category::Deployments, id, None, None)),
-            Write::Instance(instance) => {
-                out.push(node(Category::Instances, &instance.task_id, None, Some(serde_json::to_vec(&**instance).expect("plain data serializes"))))
-            }
+            Write::Instance(instance) => out.push(node(
+                Category::Instances,
+                &instance.task_id,
+                None,
+                Some(serde_json::to_vec(&**instance).expect("plain data serializes")),
+            )),
             Write::DeleteInstance(id) => out.push(node(Category::Instances, id, None, None)),
         }
     }

@@ -623,5 +623,4 @@ mod tests {
         let expected = [("t1", Some("u1")), ("t2", Some("u1")), ("t1", Some("u2")), ("t1", None), ("t1", None)];
         assert_eq!(kept, expected.map(|(t, u)| (t.to_string(), u.map(str::to_string))));
     }
-
 }

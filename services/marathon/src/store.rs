@@ -27,6 +27,9 @@ pub struct NodeWrite {
     pub data: Option<Vec<u8>>,
 }
 
+/// A znode path and its new data (`None`: delete it).
+type PathWrite = (String, Option<Vec<u8>>);
+
 /// Entity kinds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Category {
@@ -197,7 +200,7 @@ impl Store {
     /// (the existence hint was wrong for one of its nodes) is redone one node at a time.
     pub async fn put_all(&self, writes: Vec<NodeWrite>) -> Result<(), StoreError> {
         let client = self.client().await?;
-        let mut nodes: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+        let mut nodes: Vec<PathWrite> = Vec::new();
         let mut position = HashMap::new();
         for write in writes {
             let path = match &write.version {
@@ -219,7 +222,7 @@ impl Store {
                 self.remember(parent);
             }
         }
-        let mut chunks: Vec<&[(String, Option<Vec<u8>>)]> = Vec::new();
+        let mut chunks: Vec<&[PathWrite]> = Vec::new();
         let (mut from, mut bytes) = (0, 0);
         for (i, (path, data)) in nodes.iter().enumerate() {
             let size = path.len() + data.as_ref().map_or(0, Vec::len);

@@ -553,7 +553,6 @@ fn read_executor(r: &mut Reader, v: &Value, path: &str) -> Option<String> {
     Some(s)
 }
 
-
 fn read_constraint(r: &mut Reader, v: &Value, path: &str) -> Option<Constraint> {
     let parts: Option<Vec<&str>> = v.as_array().and_then(|items| items.iter().map(Value::as_str).collect());
     match parts.as_deref() {

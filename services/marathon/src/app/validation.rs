@@ -9,8 +9,8 @@ use super::definition::{
 };
 use super::errors::{ApiError, Violation};
 use super::parse::{EXECUTOR_PATTERN, PORT_NAME_PATTERN};
-use super::pattern::full_match;
 use super::path_id::{PathId, ID_SEGMENT_PATTERN};
+use super::pattern::full_match;
 
 /// Feature flag names (`--enable_features`) that affect validation.
 pub const FEATURE_GPU_RESOURCES: &str = "gpu_resources";

@@ -13,7 +13,6 @@
 //! | `LIKE` / `UNLIKE` | the value regex fully matches / does not fully match |
 //! | `MAX_PER` | fewer than n placed instances have the offer's value |
 
-
 use std::collections::HashMap;
 
 use common::resources::Attribute;
@@ -155,7 +154,6 @@ fn clamp_count(n: i64) -> usize {
 fn find_attribute<'a>(attributes: &'a [Attribute], name: &str) -> Option<&'a Attribute> {
     attributes.iter().find(|a| a.name == name)
 }
-
 
 #[cfg(test)]
 mod tests {
