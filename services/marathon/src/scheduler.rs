@@ -464,15 +464,22 @@ impl Scheduler {
                     queue.push((app.clone(), decision.launch));
                 }
             }
-            let known_agents = {
-                let mut known = self.agent_attributes.lock().expect("lock");
-                for offer in &offers {
-                    known.insert(offer.agent_id.value.clone(), offer.attributes.clone());
-                }
-                known.clone()
+            let mut known = self.agent_attributes.lock().expect("lock");
+            for offer in &offers {
+                known.insert(offer.agent_id.value.clone(), offer.attributes.clone());
+            }
+            // Only constraints look at where an app already runs and on which agents' attributes: index the
+            // instances of the queued apps that have any.
+            let constrained: Vec<&AppDefinition> =
+                queue.iter().map(|(app, _)| app).filter(|app| !app.constraints.is_empty()).collect();
+            let mut placements = if constrained.is_empty() {
+                PlacementIndex::new()
+            } else {
+                let placed = constrained.iter().flat_map(|app| core.tasks_of(&app.id)).filter(|i| i.is_active());
+                PlacementIndex::from_instances(placed)
+                    .with_agent_attributes(known.iter().map(|(id, attrs)| (id.as_str(), attrs.as_slice())))
             };
-            let mut placements = PlacementIndex::from_instances(core.instances.values().filter(|i| i.is_active()))
-                .with_agent_attributes(known_agents.iter().map(|(id, attrs)| (id.as_str(), attrs.as_slice())));
+            drop(known);
             for offer in offers {
                 let requests: Vec<LaunchRequest> =
                     queue.iter().filter(|(_, n)| *n > 0).map(|(app, n)| LaunchRequest { app, count: *n }).collect();
