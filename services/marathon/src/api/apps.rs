@@ -2,7 +2,7 @@
 
 use super::{error_response, flag, json_response, Node};
 use crate::app::{self, ApiError, AppDefinition, PathId};
-use crate::core::{app_info, app_not_found, event, DeploymentResult};
+use crate::core::{app_info, app_not_found, event, write_app_info, DeploymentResult};
 use crate::store::Category;
 use common::http::{respond, Request};
 use serde_json::{json, Value};
@@ -56,16 +56,22 @@ pub(super) fn list(node: &Node, request: &Request) -> Response {
     let cmd = request.param("cmd");
     let id = request.param("id").map(str::to_ascii_lowercase);
     let selector = request.param("label").map(LabelSelector::parse);
-    let apps: Vec<Value> = core
+    let apps = core
         .apps
         .values()
         .filter(|a| cmd.is_none_or(|c| a.cmd.as_deref().is_some_and(|x| x.contains(c))))
         .filter(|a| id.as_deref().is_none_or(|i| a.id.to_string().to_ascii_lowercase().contains(i)))
-        .filter(|a| selector.as_ref().is_none_or(|s| s.matches(&a.labels)))
-        .map(|a| app_info(&core, a, embed.tasks, embed.failure))
-        .collect();
+        .filter(|a| selector.as_ref().is_none_or(|s| s.matches(&a.labels)));
+    let mut body = b"{\"apps\":[".to_vec();
+    for (i, app) in apps.enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        write_app_info(&mut body, &core, app, embed.tasks, embed.failure);
+    }
     drop(core);
-    json_response(200, &object("apps", Value::Array(apps)))
+    body.extend_from_slice(b"]}");
+    respond(StatusCode::OK, "application/json", body)
 }
 
 /// `GET /v2/apps/{group}/*`: the apps under a group, with tasks and failures.
@@ -216,10 +222,6 @@ pub(super) async fn restart(node: &Node, request: &Request, id: &PathId) -> Resu
 }
 
 /// `{key: value}` without the deep copy `json!` makes of a value it is given.
-fn object(key: &str, value: Value) -> Value {
-    Value::Object(serde_json::Map::from_iter([(key.to_string(), value)]))
-}
-
 fn wants_text(request: &Request) -> bool {
     request.header("accept").is_some_and(|a| a.contains("text/plain") && !a.contains("application/json"))
 }
@@ -248,7 +250,7 @@ pub fn list_tasks(node: &Node, request: &Request) -> Response {
         .filter(|(k, _)| k == "status" || k == "status[]")
         .map(|(_, v)| v.to_ascii_lowercase())
         .collect();
-    let tasks: Vec<Value> = core
+    let tasks: Vec<_> = core
         .instances
         .values()
         .filter(|t| t.is_active())
@@ -256,10 +258,13 @@ pub fn list_tasks(node: &Node, request: &Request) -> Response {
             wanted.is_empty()
                 || wanted.iter().any(|w| (w == "running" && t.is_running()) || (w == "staging" && t.is_staged()))
         })
-        .map(|t| t.task_json(true))
+        .map(|t| t.task_view(true))
         .collect();
+    let mut body = b"{\"tasks\":".to_vec();
+    serde_json::to_writer(&mut body, &tasks).expect("plain data serializes");
     drop(core);
-    json_response(200, &object("tasks", Value::Array(tasks)))
+    body.push(b'}');
+    respond(StatusCode::OK, "application/json", body)
 }
 
 /// The 1.4 text format: per app and service port, `<safe id>\t<servicePort>\t<host>:<port>\t…\n`.

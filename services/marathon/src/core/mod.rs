@@ -760,6 +760,21 @@ pub fn app_info(core: &Core, app: &AppDefinition, with_tasks: bool, with_failure
     with_app_info(app_json(app, false), extras)
 }
 
+/// Writes [`app_info`] as JSON to `out`, with the active tasks serialized straight from their records
+/// ([`Instance::task_view`]): `/v2/apps?embed=apps.tasks` writes every task of every app.
+pub fn write_app_info(out: &mut Vec<u8>, core: &Core, app: &AppDefinition, with_tasks: bool, with_failure: bool) {
+    let start = out.len();
+    serde_json::to_writer(&mut *out, &app_info(core, app, false, with_failure)).expect("plain data serializes");
+    if with_tasks && out.len() > start {
+        out.pop(); // the object's closing brace
+        out.extend_from_slice(b",\"tasks\":");
+        let tasks: Vec<_> =
+            core.tasks_of(&app.id).into_iter().filter(|t| t.is_active()).map(|t| t.task_view(false)).collect();
+        serde_json::to_writer(&mut *out, &tasks).expect("plain data serializes");
+        out.push(b'}');
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -789,6 +804,27 @@ mod tests {
             health: vec![],
             unreachable: None,
         });
+    }
+
+    #[test]
+    fn written_app_info_is_app_info_with_its_active_tasks() {
+        let mut core = Core::new((10000, 20000), 50);
+        core.create_app(
+            parse_app(br#"{"id": "web", "cmd": "sleep 1", "instances": 2}"#, &PathId::root()).unwrap(),
+            false,
+        )
+        .unwrap();
+        let id = PathId::parse("/web");
+        launched(&mut core, &id, "web.1");
+        launched(&mut core, &id, "web.2");
+        core.on_status(&status("web.2", TaskState::TASK_RUNNING), 0);
+        let app = core.apps[&id].clone();
+        for (tasks, failure) in [(true, true), (false, false)] {
+            let mut out = Vec::new();
+            write_app_info(&mut out, &core, &app, tasks, failure);
+            let written: Value = serde_json::from_slice(&out).expect("valid JSON");
+            assert_eq!(written, app_info(&core, &app, tasks, failure));
+        }
     }
 
     #[test]
