@@ -174,23 +174,13 @@ mod tests {
 
     /// A task record write; `agent` tells versions of the same task apart.
     fn task(id: &str, agent: &str) -> Write {
-        Write::Instance(Box::new(Instance {
-            task_id: id.into(),
-            app_id: PathId::parse("/a"),
-            version: crate::core::now(),
-            agent_id: agent.into(),
-            host: "h".into(),
-            ports: Vec::new(),
-            service_ports: Vec::new(),
-            state: None,
-            staged_at: crate::core::now(),
-            started_at: None,
-            ip_addresses: Vec::new(),
-            healthy: None,
-            killing: false,
-            health: Vec::new(),
-            unreachable: None,
-        }))
+        Write::Instance(Box::new(Instance::launched(
+            id.into(),
+            PathId::parse("/a"),
+            crate::core::now(),
+            agent.into(),
+            "h".into(),
+        )))
     }
 
     fn describe(stages: &[Vec<Chain>]) -> Vec<Vec<Vec<String>>> {

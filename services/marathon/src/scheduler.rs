@@ -513,21 +513,15 @@ impl Scheduler {
                         entry.1 = entry.1.saturating_sub(1);
                     }
                     let instance = Instance {
-                        task_id: launch.task.task_id.value.clone(),
-                        app_id: launch.app_id.clone(),
-                        version: launch.version,
-                        agent_id: offer.agent_id.value.clone(),
-                        host: offer.hostname.clone(),
                         ports: launch.host_ports.clone(),
                         service_ports: launch.service_ports.clone(),
-                        state: None,
-                        staged_at: crate::core::now(),
-                        started_at: None,
-                        ip_addresses: Vec::new(),
-                        healthy: None,
-                        killing: false,
-                        health: Vec::new(),
-                        unreachable: None,
+                        ..Instance::launched(
+                            launch.task.task_id.value.clone(),
+                            launch.app_id.clone(),
+                            launch.version,
+                            offer.agent_id.value.clone(),
+                            offer.hostname.clone(),
+                        )
                     };
                     placements.add(&instance, &offer);
                     core.add_instance(instance);

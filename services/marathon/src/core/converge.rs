@@ -139,21 +139,9 @@ mod tests {
 
     fn task(id: &str, version: Timestamp, running: bool, staged_ms: i64) -> Instance {
         Instance {
-            task_id: id.to_string(),
-            app_id: PathId::parse("/web"),
-            version,
-            agent_id: "a".into(),
-            host: "h".into(),
-            ports: vec![],
-            service_ports: vec![],
             state: Some(if running { TaskState::TASK_RUNNING } else { TaskState::TASK_STAGING }),
             staged_at: Timestamp::from_millis(staged_ms).unwrap(),
-            started_at: None,
-            ip_addresses: vec![],
-            healthy: None,
-            killing: false,
-            health: Vec::new(),
-            unreachable: None,
+            ..Instance::launched(id.to_string(), PathId::parse("/web"), version, "a".into(), "h".into())
         }
     }
 

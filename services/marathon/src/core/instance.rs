@@ -57,6 +57,27 @@ pub struct Unreachable {
 }
 
 impl Instance {
+    /// A task just launched on `agent_id` (`host`): staged now, nothing heard from Mesos yet, no ports.
+    pub fn launched(task_id: String, app_id: PathId, version: Timestamp, agent_id: String, host: String) -> Instance {
+        Instance {
+            task_id,
+            app_id,
+            version,
+            agent_id,
+            host,
+            ports: Vec::new(),
+            service_ports: Vec::new(),
+            state: None,
+            staged_at: super::now(),
+            started_at: None,
+            ip_addresses: Vec::new(),
+            healthy: None,
+            killing: false,
+            health: Vec::new(),
+            unreachable: None,
+        }
+    }
+
     /// Still counts towards the app's instances: not terminal, and not unreachable for longer than the app's
     /// `unreachableStrategy.inactiveAfterSeconds` (see [`crate::core::Core::expire_unreachable`]); an
     /// inactive task is replaced, and killed as surplus if it comes back.

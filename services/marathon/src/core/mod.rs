@@ -787,23 +787,7 @@ mod tests {
 
     fn launched(core: &mut Core, app: &PathId, task_id: &str) {
         let version = core.apps[app].last_config_change_at();
-        core.add_instance(Instance {
-            task_id: task_id.to_string(),
-            app_id: app.clone(),
-            version,
-            agent_id: "a1".into(),
-            host: "h".into(),
-            ports: vec![],
-            service_ports: vec![],
-            state: None,
-            staged_at: now(),
-            started_at: None,
-            ip_addresses: vec![],
-            healthy: None,
-            killing: false,
-            health: vec![],
-            unreachable: None,
-        });
+        core.add_instance(Instance::launched(task_id.to_string(), app.clone(), version, "a1".into(), "h".into()));
     }
 
     #[test]
