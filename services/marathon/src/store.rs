@@ -144,14 +144,15 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         for child in children {
-            let path = format!("{base}/{child}");
-            self.forget(&path);
-            match client.delete(&path, None).await {
-                Ok(()) | Err(zkc::Error::NoNode) => {}
-                Err(e) => return Err(e.into()),
-            }
+            self.delete_node(&client, &format!("{base}/{child}")).await?;
         }
-        match client.delete(&base, None).await {
+        self.delete_node(&client, &base).await
+    }
+
+    /// Deletes one znode (gone already is fine) and forgets it.
+    async fn delete_node(&self, client: &zkc::Client, path: &str) -> Result<(), StoreError> {
+        self.forget(path);
+        match client.delete(path, None).await {
             Ok(()) | Err(zkc::Error::NoNode) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -216,7 +217,7 @@ impl Store {
             }
         }
         for (path, data) in &nodes {
-            let parent = &path[..path.rfind('/').unwrap_or(0)];
+            let parent = parent(path);
             if data.is_some() && !self.is_known(parent) && !position.contains_key(parent) {
                 zk::ensure_path(&client, &self.url, parent).await?;
                 self.remember(parent);
@@ -257,13 +258,7 @@ impl Store {
                     (true, Some(_)) => self.remember(path),
                     (true, None) => self.forget(path),
                     (false, Some(data)) => self.write(path, data).await?,
-                    (false, None) => {
-                        self.forget(path);
-                        match client.delete(path, None).await {
-                            Ok(()) | Err(zkc::Error::NoNode) => {}
-                            Err(e) => return Err(e.into()),
-                        }
-                    }
+                    (false, None) => self.delete_node(&client, path).await?,
                 }
             }
         }
@@ -285,7 +280,7 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
-        let parent = &path[..path.rfind('/').unwrap_or(0)];
+        let parent = parent(path);
         if !self.is_known(parent) {
             zk::ensure_path(&client, &self.url, parent).await?;
             self.remember(parent);
@@ -321,6 +316,11 @@ impl Store {
     fn forget(&self, path: &str) {
         self.known.lock().expect("known lock").remove(path);
     }
+}
+
+/// The parent of a znode path.
+fn parent(path: &str) -> &str {
+    &path[..path.rfind('/').unwrap_or(0)]
 }
 
 /// The bucket of an id: 0-15 from a stable (FNV-1a) hash.

@@ -17,7 +17,7 @@ use common::mesos::{
 use common::resources::{ReservationFormat, Resources};
 use mesos_master::allocator::{self, AllocatorError, AllocatorState};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 /// Seconds since the epoch, as Mesos reports times.
 pub fn now_secs() -> f64 {
@@ -41,7 +41,14 @@ pub struct Stream<E> {
 }
 
 impl<E> Stream<E> {
-    fn send(&self, event: E) -> bool {
+    /// A new stream with a fresh `Mesos-Stream-Id`, and the receiving end its response body reads.
+    pub fn open() -> (Stream<E>, UnboundedReceiver<Box<E>>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (Stream { id: uuid::Uuid::new_v4().to_string(), tx }, rx)
+    }
+
+    /// Queues an event; false once the client has gone.
+    pub fn send(&self, event: E) -> bool {
         self.tx.send(Box::new(event)).is_ok()
     }
 }
@@ -1299,7 +1306,6 @@ mod tests {
     use super::*;
     use common::mesos::scheduler::EventType;
     use common::mesos::{Capability, CommandInfo, Launch};
-    use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
     fn master() -> Master {
         let info = MasterInfo {
@@ -1338,8 +1344,8 @@ mod tests {
     }
 
     fn stream<E>(id: &str) -> (Stream<E>, UnboundedReceiver<Box<E>>) {
-        let (tx, rx) = unbounded_channel();
-        (Stream { id: id.into(), tx }, rx)
+        let (stream, rx) = Stream::open();
+        (Stream { id: id.into(), ..stream }, rx)
     }
 
     fn drain<E>(rx: &mut UnboundedReceiver<Box<E>>) -> Vec<E> {

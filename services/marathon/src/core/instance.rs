@@ -153,7 +153,7 @@ impl Serialize for TaskView<'_> {
         let t = self.task;
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("id", &t.task_id)?;
-        map.serialize_entry("appId", &t.app_id.to_string())?;
+        map.serialize_entry("appId", &format_args!("{}", t.app_id))?;
         map.serialize_entry("host", &t.host)?;
         map.serialize_entry("slaveId", &t.agent_id)?;
         map.serialize_entry("state", &format_args!("{:?}", t.state.unwrap_or(TaskState::TASK_STAGING)))?;

@@ -743,7 +743,11 @@ pub fn condition(state: TaskState) -> &'static str {
 /// The app JSON served by GET endpoints: definition plus counts and deployments, and tasks and the last
 /// failure when asked for.
 pub fn app_info(core: &Core, app: &AppDefinition, with_tasks: bool, with_failure: bool) -> Value {
-    let tasks = core.tasks_of(&app.id);
+    app_info_of(core, app, &core.tasks_of(&app.id), with_tasks, with_failure)
+}
+
+/// [`app_info`] given the app's tasks.
+fn app_info_of(core: &Core, app: &AppDefinition, tasks: &[&Instance], with_tasks: bool, with_failure: bool) -> Value {
     let count = |f: &dyn Fn(&&Instance) -> bool| tasks.iter().filter(|t| f(t)).count() as u32;
     let extras = AppInfoExtras {
         counts: Some(TaskCounts {
@@ -764,13 +768,14 @@ pub fn app_info(core: &Core, app: &AppDefinition, with_tasks: bool, with_failure
 /// ([`Instance::task_view`]): `/v2/apps?embed=apps.tasks` writes every task of every app.
 pub fn write_app_info(out: &mut Vec<u8>, core: &Core, app: &AppDefinition, with_tasks: bool, with_failure: bool) {
     let start = out.len();
-    serde_json::to_writer(&mut *out, &app_info(core, app, false, with_failure)).expect("plain data serializes");
+    let tasks = core.tasks_of(&app.id);
+    serde_json::to_writer(&mut *out, &app_info_of(core, app, &tasks, false, with_failure))
+        .expect("plain data serializes");
     if with_tasks && out.len() > start {
         out.pop(); // the object's closing brace
         out.extend_from_slice(b",\"tasks\":");
-        let tasks: Vec<_> =
-            core.tasks_of(&app.id).into_iter().filter(|t| t.is_active()).map(|t| t.task_view(false)).collect();
-        serde_json::to_writer(&mut *out, &tasks).expect("plain data serializes");
+        let views: Vec<_> = tasks.iter().filter(|t| t.is_active()).map(|t| t.task_view(false)).collect();
+        serde_json::to_writer(&mut *out, &views).expect("plain data serializes");
         out.push(b'}');
     }
 }

@@ -27,25 +27,20 @@ pub async fn handle(ctx: &Context, request: Request) -> Response {
     };
     match call {
         AgentCall::Register { agent_info, agent_id, tasks } => {
-            let stream_id = uuid::Uuid::new_v4().to_string();
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            let (stream, rx) = Stream::open();
+            let stream_id = stream.id.clone();
             let ping_interval_seconds = ctx.config.agent_ping_timeout.0.as_secs_f64();
             let registered = {
                 let mut master = ctx.master.lock().expect("master lock");
                 let master_info = master.info.clone();
-                let registered = master.register_agent(
-                    agent_info,
-                    agent_id,
-                    tasks,
-                    Stream { id: stream_id.clone(), tx: tx.clone() },
-                );
+                let registered = master.register_agent(agent_info, agent_id, tasks, stream.clone());
                 // REGISTERED goes first on the stream, before anything the master sends the agent later.
                 if let Ok(agent_id) = &registered {
-                    let _ = tx.send(Box::new(AgentEvent::Registered {
+                    stream.send(AgentEvent::Registered {
                         agent_id: agent_id.clone(),
                         master_info,
                         ping_interval_seconds,
-                    }));
+                    });
                 }
                 registered
             };

@@ -444,13 +444,13 @@ fn operator_api(ctx: &Context, request: &Request) -> Response {
 /// `TASK_UPDATED`, `AGENT_ADDED`, `AGENT_REMOVED`, `FRAMEWORK_ADDED`/`UPDATED`/`REMOVED` and `HEARTBEAT`s.
 fn subscribe(ctx: &Context) -> Response {
     use futures::StreamExt;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Box<Value>>();
+    let (stream, rx) = crate::state::Stream::open();
     {
         let mut master = ctx.master.lock().expect("master lock");
         let state = json!({"get_agents": get_agents(&master), "get_frameworks": get_frameworks(&master), "get_tasks": get_tasks(&master), "get_executors": {}});
-        let _ = tx.send(Box::new(json!({"type": "SUBSCRIBED", "subscribed": {"get_state": state, "heartbeat_interval_seconds": crate::HEARTBEAT_SECONDS}})));
-        let _ = tx.send(Box::new(json!({"type": "HEARTBEAT"})));
-        master.operator_streams.push(crate::state::Stream { id: uuid::Uuid::new_v4().to_string(), tx });
+        stream.send(json!({"type": "SUBSCRIBED", "subscribed": {"get_state": state, "heartbeat_interval_seconds": crate::HEARTBEAT_SECONDS}}));
+        stream.send(json!({"type": "HEARTBEAT"}));
+        master.operator_streams.push(stream);
     }
     let events = tokio_stream::wrappers::UnboundedReceiverStream::new(rx).map(|event| {
         Ok::<_, std::io::Error>(common::recordio::encode(&serde_json::to_vec(&event).unwrap_or_default()))

@@ -179,20 +179,16 @@ async fn subscribe(ctx: &Context, request: &Request, call: Call) -> Response {
         }
     }
     let subscribe = call.subscribe.expect("validated");
-    let stream_id = uuid::Uuid::new_v4().to_string();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (stream, rx) = Stream::open();
+    let stream_id = stream.id.clone();
     let registered = {
         let mut master = ctx.master.lock().expect("master lock");
         let master_info = master.info.clone();
-        let subscribed = master.subscribe(
-            subscribe.framework_info,
-            subscribe.suppressed_roles,
-            Stream { id: stream_id.clone(), tx: tx.clone() },
-        );
+        let subscribed = master.subscribe(subscribe.framework_info, subscribe.suppressed_roles, stream.clone());
         // SUBSCRIBED and a first HEARTBEAT go first on the stream, before any offer.
         if let Ok(framework_id) = &subscribed {
-            let _ = tx.send(Box::new(Event::subscribed(framework_id.clone(), crate::HEARTBEAT_SECONDS, master_info)));
-            let _ = tx.send(Box::new(Event::heartbeat()));
+            stream.send(Event::subscribed(framework_id.clone(), crate::HEARTBEAT_SECONDS, master_info));
+            stream.send(Event::heartbeat());
         }
         subscribed
     };
